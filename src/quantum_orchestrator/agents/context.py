@@ -1,0 +1,31 @@
+"""What a capability handler receives besides its params."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+
+@dataclass(kw_only=True)
+class StepContext:
+    """The identity of the attempt being run, a logger, and a cancellation signal.
+
+    ``idempotency_key`` (``run_id:node_id``) is the same for every attempt of a step: delivery is
+    at least once, so handlers with side effects should pass it on to the systems they call.
+    """
+
+    run_id: str
+    step_id: str
+    node_id: str
+    node_type: str
+    attempt: int
+    idempotency_key: str
+    timeout: float
+    logger: logging.LoggerAdapter[logging.Logger]
+    cancelled: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def is_cancelled(self) -> bool:
+        """True once the run was cancelled or the lease lost; long handlers should stop then."""
+        return self.cancelled.is_set()

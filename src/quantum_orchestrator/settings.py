@@ -1,0 +1,105 @@
+"""Settings, built once at the edge (the CLI, ``create_app``) and passed in.
+
+Every field can be set from the environment with the ``QO_`` prefix; nested groups use ``__``
+(``QO_DATABASE__URL``, ``QO_ENGINE__LEASE_SECONDS``). Nothing reads the environment at import.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/quantum-orchestrator``, else ``~/.local/share/quantum-orchestrator``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "quantum-orchestrator"
+
+
+class DatabaseSettings(BaseModel):
+    """Where state lives. Empty ``url`` means the SQLite file ``qo.db`` in the data dir."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field("", description="SQLAlchemy URL; empty for SQLite in the data dir.")
+    pool_size: int = Field(10, ge=1, le=200, description="Connections kept open (PostgreSQL).")
+    echo: bool = Field(False, description="Log every SQL statement (debugging only).")
+
+
+class EngineSettings(BaseModel):
+    """Timings and limits of the engine."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lease_seconds: float = Field(15.0, gt=0, le=3600, description="A claim's lease.")
+    heartbeat_interval: float = Field(
+        2.0, gt=0, le=600, description="How often agents heartbeat (extends their leases)."
+    )
+    agent_lost_after: float = Field(
+        15.0, gt=0, le=3600, description="Silence after which an agent is marked lost."
+    )
+    tick_interval: float = Field(0.25, gt=0, le=60, description="Timer loop period.")
+    default_timeout: float = Field(30.0, gt=0, le=86400, description="Per-attempt timeout.")
+    default_max_attempts: int = Field(3, ge=1, le=100, description="Attempts per step.")
+    max_redeliveries: int = Field(
+        5, ge=0, le=100, description="Lease losses tolerated before a step fails."
+    )
+    max_output_bytes: int = Field(
+        1_048_576, ge=1024, le=64 * 1_048_576, description="Largest step output (JSON)."
+    )
+    unknown_node_types: Literal["reject", "allow"] = Field(
+        "reject",
+        description="`reject`: a spec may use built-in types and capabilities registered by an "
+        "agent; `allow`: any `category.name` is accepted (an agent may offer it later).",
+    )
+    claim_batch: int = Field(64, ge=1, le=1000, description="Most tasks handed out per claim.")
+
+
+class AgentPoolSettings(BaseModel):
+    """The built-in agent pool that ``qo up`` runs in process."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(True, description="Run built-in agents inside the server.")
+    pool: str = Field("builtin", description="Pool name of the built-in agents.")
+    concurrency: int = Field(64, ge=1, le=10_000, description="Steps run at once.")
+
+
+class ApiSettings(BaseModel):
+    """Limits of the HTTP API."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body.")
+    request_timeout: float = Field(30.0, gt=0, description="Request timeout (504 past it).")
+    max_page_size: int = Field(200, ge=1, le=10_000, description="Largest page of a listing.")
+
+
+class Settings(BaseSettings):
+    """All settings of a server or CLI process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="QO_", env_nested_delimiter="__", extra="ignore", frozen=False
+    )
+
+    host: str = Field("127.0.0.1", description="Address the server listens on.")
+    port: int = Field(8787, ge=0, le=65535, description="Port the server listens on.")
+    data_dir: Path = Field(default_factory=default_data_dir, description="Data directory.")
+    log_level: str = Field("info", description="debug, info, warning or error.")
+    log_format: Literal["auto", "json", "console"] = Field(
+        "auto", description="`auto`: console on a terminal, JSON lines otherwise."
+    )
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)  # type: ignore[arg-type]
+    engine: EngineSettings = Field(default_factory=EngineSettings)  # type: ignore[arg-type]
+    agents: AgentPoolSettings = Field(default_factory=AgentPoolSettings)  # type: ignore[arg-type]
+    api: ApiSettings = Field(default_factory=ApiSettings)  # type: ignore[arg-type]
+
+    def database_url(self) -> str:
+        """The configured URL, or the SQLite file in the data dir."""
+        if self.database.url:
+            return self.database.url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'qo.db'}"
