@@ -93,10 +93,10 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = Field(
         "auto", description="`auto`: console on a terminal, JSON lines otherwise."
     )
-    database: DatabaseSettings = Field(default_factory=DatabaseSettings)  # type: ignore[arg-type]
-    engine: EngineSettings = Field(default_factory=EngineSettings)  # type: ignore[arg-type]
-    agents: AgentPoolSettings = Field(default_factory=AgentPoolSettings)  # type: ignore[arg-type]
-    api: ApiSettings = Field(default_factory=ApiSettings)  # type: ignore[arg-type]
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    engine: EngineSettings = Field(default_factory=EngineSettings)
+    agents: AgentPoolSettings = Field(default_factory=AgentPoolSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
 
     def database_url(self) -> str:
         """The configured URL, or the SQLite file in the data dir."""

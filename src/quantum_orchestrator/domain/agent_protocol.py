@@ -6,7 +6,9 @@ messages without HTTP. These typed dictionaries are the JSON bodies.
 
 from __future__ import annotations
 
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired
+
+from typing_extensions import TypedDict
 
 
 class CapabilityInfo(TypedDict):

@@ -49,7 +49,9 @@ class InvalidInputError(QOError):
 
     code = "invalid_input"
 
-    def __init__(self, message: str, errors: list[FieldError] | None = None, *, code: str | None = None):
+    def __init__(
+        self, message: str, errors: list[FieldError] | None = None, *, code: str | None = None
+    ):
         super().__init__(message, code=code)
         self.errors = list(errors or [])
 

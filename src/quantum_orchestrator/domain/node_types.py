@@ -200,7 +200,12 @@ BUILTIN_NODE_TYPES: tuple[NodeType, ...] = (
                 },
                 "json": {"description": "A JSON body."},
                 "body": {"type": "string", "description": "A raw text body."},
-                "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600, "default": 30},
+                "timeout": {
+                    "type": "number",
+                    "exclusiveMinimum": 0,
+                    "maximum": 3600,
+                    "default": 30,
+                },
             },
             "not": {"required": ["json", "body"]},
         },
@@ -216,7 +221,11 @@ def builtin_catalog() -> dict[str, NodeType]:
 
 
 def capability_node_type(
-    *, name: str, category: str, description: str = "", params_schema: Mapping[str, Any] | None = None
+    *,
+    name: str,
+    category: str,
+    description: str = "",
+    params_schema: Mapping[str, Any] | None = None,
 ) -> NodeType:
     """A node type offered by a registered agent rather than built in."""
     return NodeType(

@@ -1,0 +1,52 @@
+"""Things the built-in handlers share for the life of one agent runtime."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+
+_DEFAULT_USER_AGENT = "quantum-orchestrator-agent"
+
+
+def _default_http_client() -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        follow_redirects=True,
+        headers={"User-Agent": _DEFAULT_USER_AGENT},
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+    )
+
+
+class NodeResources:
+    """Lazily created, shared resources: today one ``httpx.AsyncClient`` for every HTTP step.
+
+    One client per runtime keeps connection pools warm across steps. Nothing is created until a
+    handler asks for it, and :meth:`aclose` (called by the runtime on shutdown) releases it.
+    """
+
+    def __init__(
+        self, *, http_client_factory: Callable[[], httpx.AsyncClient] | None = None
+    ) -> None:
+        self._factory = http_client_factory or _default_http_client
+        self._http: httpx.AsyncClient | None = None
+        self._closed = False
+
+    def http_client(self) -> httpx.AsyncClient:
+        """The shared HTTP client, created on first use."""
+        if self._closed:
+            raise RuntimeError("NodeResources is closed")
+        if self._http is None:
+            self._http = self._factory()
+        return self._http
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`aclose` ran."""
+        return self._closed
+
+    async def aclose(self) -> None:
+        """Close what was created; calling it twice is harmless."""
+        self._closed = True
+        client, self._http = self._http, None
+        if client is not None:
+            await client.aclose()

@@ -1,0 +1,1 @@
+"""The HTTP API: ``create_app(settings)``, routers per resource, problem details, middleware."""

@@ -1,0 +1,69 @@
+"""``/api/v1/agent/...``: the agent protocol (plain HTTP + JSON) for agents anywhere."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from fastapi import APIRouter, Response
+
+from quantum_orchestrator.api.deps import EngineDep, PrincipalDep
+from quantum_orchestrator.api.schemas import ClaimBody, HeartbeatBody, RegistrationBody, ResultsBody
+from quantum_orchestrator.domain.agent_protocol import (
+    HeartbeatAnswer,
+    Registration,
+    RegistrationAnswer,
+    Result,
+    ResultsAnswer,
+)
+
+router = APIRouter(prefix="/api/v1/agent", tags=["agent protocol"])
+
+
+@router.post("/register", status_code=201)
+async def register(
+    body: RegistrationBody, engine: EngineDep, principal: PrincipalDep
+) -> RegistrationAnswer:
+    """Introduce an agent: its pool, capabilities and concurrency."""
+    registration = cast(Registration, body.model_dump(exclude_none=True))
+    return await engine.agents.register(
+        workspace_id=principal.workspace_id, registration=registration
+    )
+
+
+@router.post("/{agent_id}/heartbeat")
+async def heartbeat(
+    agent_id: str, body: HeartbeatBody, engine: EngineDep, principal: PrincipalDep
+) -> HeartbeatAnswer:
+    """Extend the agent's leases; the answer lists steps to stop."""
+    return await engine.agents.heartbeat(
+        agent_id=agent_id, running=body.running, workspace_id=principal.workspace_id
+    )
+
+
+@router.post("/{agent_id}/claim")
+async def claim(
+    agent_id: str, body: ClaimBody, engine: EngineDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """Claim up to ``max`` attempts, waiting up to ``wait`` seconds for work."""
+    tasks = await engine.agents.claim(
+        agent_id=agent_id, max_tasks=body.max, wait=body.wait, workspace_id=principal.workspace_id
+    )
+    return {"tasks": tasks}
+
+
+@router.post("/{agent_id}/results")
+async def results(
+    agent_id: str, body: ResultsBody, engine: EngineDep, principal: PrincipalDep
+) -> ResultsAnswer:
+    """Report finished attempts in one batch."""
+    items = [cast(Result, item.model_dump(exclude_none=True)) for item in body.results]
+    return await engine.agents.report(
+        agent_id=agent_id, results=items, workspace_id=principal.workspace_id
+    )
+
+
+@router.post("/{agent_id}/deregister", status_code=204)
+async def deregister(agent_id: str, engine: EngineDep, principal: PrincipalDep) -> Response:
+    """The agent leaves; anything it still holds goes back to the queue."""
+    await engine.agents.deregister(agent_id=agent_id, workspace_id=principal.workspace_id)
+    return Response(status_code=204)

@@ -1,0 +1,48 @@
+"""``/api/v1/agents``: the agent control board's data, and draining."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from quantum_orchestrator.api.deps import EngineDep, PrincipalDep, SettingsDep
+from quantum_orchestrator.api.paging import page_limit
+from quantum_orchestrator.api.schemas import agent_out
+from quantum_orchestrator.domain.states import AgentState
+
+router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
+
+
+@router.get("")
+async def list_agents(
+    engine: EngineDep,
+    principal: PrincipalDep,
+    settings: SettingsDep,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    state: AgentState | None = None,
+) -> dict[str, Any]:
+    """Agents with pool, capabilities, state, load and last heartbeat."""
+    page = await engine.agents.page(
+        workspace_id=principal.workspace_id,
+        limit=page_limit(limit, settings),
+        cursor=cursor,
+        state=state.value if state else None,
+    )
+    return {"items": [agent_out(row) for row in page.items], "next_cursor": page.next_cursor}
+
+
+@router.get("/{agent_id}")
+async def get_agent(agent_id: str, engine: EngineDep, principal: PrincipalDep) -> dict[str, Any]:
+    """One agent."""
+    return agent_out(
+        await engine.agents.get(agent_id=agent_id, workspace_id=principal.workspace_id)
+    )
+
+
+@router.post("/{agent_id}/drain")
+async def drain_agent(agent_id: str, engine: EngineDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Ask an online agent to take no more work; it finishes what it holds."""
+    row = await engine.agents.drain(agent_id=agent_id, workspace_id=principal.workspace_id)
+    return agent_out(row)

@@ -1,0 +1,81 @@
+"""``create_app(settings)``: the whole platform as one ASGI app.
+
+Its lifespan opens the database, applies migrations, starts the engine's timer loop and (unless
+disabled) the built-in agent pool; on shutdown it drains the agents and closes everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from quantum_orchestrator.__about__ import __version__
+from quantum_orchestrator.api import agent_protocol, agents, health, node_types, runs, workflows
+from quantum_orchestrator.api.deps import DEFAULT_WORKSPACE_ID
+from quantum_orchestrator.api.embedded import EmbeddedAgents
+from quantum_orchestrator.api.middleware import RequestContext
+from quantum_orchestrator.api.problems import install_problem_handlers
+from quantum_orchestrator.engine.engine import Engine
+from quantum_orchestrator.observability.metrics import Metrics
+from quantum_orchestrator.settings import Settings
+from quantum_orchestrator.store.database import Database, DatabaseOptions
+from quantum_orchestrator.store.migrate import upgrade
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the API for ``settings``; nothing is opened until the app starts."""
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(
+            options=DatabaseOptions(
+                url=settings.database_url(),
+                pool_size=settings.database.pool_size,
+                echo=settings.database.echo,
+            )
+        )
+        embedded: EmbeddedAgents | None = None
+        engine: Engine | None = None
+        try:
+            await upgrade(db)
+            engine = Engine(db=db, settings=settings.engine)
+            engine.step_observers.append(metrics.step_finished)
+            app.state.engine = engine
+            await engine.start()
+            if settings.agents.enabled:
+                embedded = EmbeddedAgents(
+                    engine=engine, settings=settings.agents, workspace_id=DEFAULT_WORKSPACE_ID
+                )
+                await embedded.start()
+            yield
+        finally:
+            if embedded is not None:
+                await embedded.shutdown()
+            if engine is not None:
+                await engine.shutdown()
+            await db.dispose()
+
+    app = FastAPI(
+        title="Quantum Orchestrator",
+        version=__version__,
+        description="Build, deploy and run durable agent workflows.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    install_problem_handlers(app)
+    for module in (workflows, runs, agents, agent_protocol, node_types, health):
+        app.include_router(module.router)
+    app.add_middleware(
+        RequestContext,
+        max_body_bytes=settings.api.max_body_bytes,
+        timeout=settings.api.request_timeout,
+        metrics=metrics,
+    )
+    return app

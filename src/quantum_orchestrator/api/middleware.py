@@ -1,0 +1,138 @@
+"""ASGI middleware: request ids, body size limit, request timeout, access metrics.
+
+Written as plain ASGI (not ``BaseHTTPMiddleware``) so streaming answers (Server-Sent Events)
+pass through untouched and the body limit is enforced while the body is read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from quantum_orchestrator.observability.logging import bind_context, unbind_context
+from quantum_orchestrator.observability.metrics import Metrics
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+logger = logging.getLogger("quantum_orchestrator.api")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,100}$")
+# Long-lived answers: an event stream and the agents' long-poll manage their own time.
+_NO_TIMEOUT = re.compile(r"^/api/v1/(runs/[^/]+/events|agent/[^/]+/claim)$")
+
+
+class _BodyTooLargeError(Exception):
+    pass
+
+
+class RequestContext:
+    """One request's id, limits and measurements."""
+
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, timeout: float, metrics: Metrics
+    ) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.timeout = timeout
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {
+            key.decode("latin-1").lower(): value.decode("latin-1")
+            for key, value in scope["headers"]
+        }
+        offered = headers.get("x-request-id", "")
+        request_id = offered if _REQUEST_ID.match(offered) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        tokens = bind_context(request_id=request_id)
+        started = time.perf_counter()
+        status_holder = {"status": 500, "started": False}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                status_holder["started"] = True
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise _BodyTooLargeError
+            return message
+
+        try:
+            declared = headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self.max_body_bytes:
+                await self._problem(send_with_id, scope, 413, "body_too_large", self._too_large())
+                return
+            if _NO_TIMEOUT.match(scope.get("path", "")):
+                await self.app(scope, limited_receive, send_with_id)
+            else:
+                async with asyncio.timeout(self.timeout):
+                    await self.app(scope, limited_receive, send_with_id)
+        except _BodyTooLargeError:
+            if not status_holder["started"]:
+                await self._problem(send_with_id, scope, 413, "body_too_large", self._too_large())
+        except TimeoutError:
+            if not status_holder["started"]:
+                await self._problem(
+                    send_with_id,
+                    scope,
+                    504,
+                    "timeout",
+                    f"the request took longer than {self.timeout:g} s and was stopped",
+                )
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            self.metrics.http_duration.labels(
+                scope.get("method", ""), template, str(status_holder["status"])
+            ).observe(time.perf_counter() - started)
+            unbind_context(tokens)
+
+    def _too_large(self) -> str:
+        return f"the request body is larger than the limit of {self.max_body_bytes} bytes"
+
+    async def _problem(self, send: Send, scope: Scope, status: int, code: str, detail: str) -> None:
+        titles = {413: "Content Too Large", 504: "Gateway Timeout"}
+        body = json.dumps(
+            {
+                "type": f"https://quantum-orchestrator.dev/problems/{code}",
+                "title": titles[status],
+                "status": status,
+                "detail": detail,
+                "code": code,
+                "request_id": scope["state"]["request_id"],
+                "instance": scope.get("path", ""),
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/problem+json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,136 @@
+"""``/api/v1/workflows``: drafts, validation, deployment, versions, and starting runs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Response
+
+from quantum_orchestrator.api.deps import EngineDep, PrincipalDep, SettingsDep
+from quantum_orchestrator.api.paging import page_limit
+from quantum_orchestrator.api.schemas import (
+    RunBody,
+    SpecBody,
+    run_out,
+    version_out,
+    workflow_out,
+    workflow_summary,
+)
+
+router = APIRouter(prefix="/api/v1/workflows", tags=["workflows"])
+
+
+@router.post("/validate")
+async def validate_workflow(
+    body: SpecBody, engine: EngineDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """Check a spec without saving it: ``{"valid", "errors": [{path, message}]}``."""
+    errors = await engine.workflows.check(workspace_id=principal.workspace_id, document=body.spec)
+    return {"valid": not errors, "errors": errors}
+
+
+@router.post("", status_code=201)
+async def create_workflow(
+    body: SpecBody, engine: EngineDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """Create a workflow (a draft) from a valid spec."""
+    row = await engine.workflows.create(workspace_id=principal.workspace_id, document=body.spec)
+    return workflow_out(row)
+
+
+@router.get("")
+async def list_workflows(
+    engine: EngineDep,
+    principal: PrincipalDep,
+    settings: SettingsDep,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    search: Annotated[str | None, Query(max_length=100)] = None,
+) -> dict[str, Any]:
+    """Workflows by name, a page at a time."""
+    page = await engine.workflows.page(
+        workspace_id=principal.workspace_id,
+        limit=page_limit(limit, settings),
+        cursor=cursor,
+        search=search,
+    )
+    return {"items": [workflow_summary(row) for row in page.items], "next_cursor": page.next_cursor}
+
+
+@router.get("/{ref}")
+async def get_workflow(ref: str, engine: EngineDep, principal: PrincipalDep) -> dict[str, Any]:
+    """One workflow by id or name."""
+    return workflow_out(await engine.workflows.get(workspace_id=principal.workspace_id, ref=ref))
+
+
+@router.put("/{ref}")
+async def update_workflow(
+    ref: str, body: SpecBody, engine: EngineDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """Replace the draft's spec; deployed versions are not touched."""
+    row = await engine.workflows.update(
+        workspace_id=principal.workspace_id, ref=ref, document=body.spec
+    )
+    return workflow_out(row)
+
+
+@router.post("/{ref}/deploy", status_code=201)
+async def deploy_workflow(ref: str, engine: EngineDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Freeze the draft as a new immutable version."""
+    return version_out(await engine.workflows.deploy(workspace_id=principal.workspace_id, ref=ref))
+
+
+@router.get("/{ref}/versions")
+async def list_versions(
+    ref: str,
+    engine: EngineDep,
+    principal: PrincipalDep,
+    settings: SettingsDep,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> dict[str, Any]:
+    """A workflow's versions, newest first."""
+    page = await engine.workflows.versions(
+        workspace_id=principal.workspace_id,
+        ref=ref,
+        limit=page_limit(limit, settings),
+        cursor=cursor,
+    )
+    return {"items": [version_out(row) for row in page.items], "next_cursor": page.next_cursor}
+
+
+@router.get("/{ref}/versions/{number}")
+async def get_version(
+    ref: str,
+    number: Annotated[int, Query(ge=1, le=2_147_483_647)] | int,
+    engine: EngineDep,
+    principal: PrincipalDep,
+) -> dict[str, Any]:
+    """One version by number."""
+    row = await engine.workflows.version(
+        workspace_id=principal.workspace_id, ref=ref, number=number
+    )
+    return version_out(row)
+
+
+@router.post("/{ref}/runs", status_code=201)
+async def start_run(
+    ref: str,
+    body: RunBody,
+    response: Response,
+    engine: EngineDep,
+    principal: PrincipalDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> dict[str, Any]:
+    """Start a run; the answer means it is committed. A repeated ``Idempotency-Key`` answers
+    the run it created the first time (200)."""
+    run, created = await engine.runs.start(
+        workspace_id=principal.workspace_id,
+        ref=ref,
+        inputs=body.inputs,
+        version=body.version,
+        idempotency_key=idempotency_key,
+    )
+    if not created:
+        response.status_code = 200
+    return run_out(run)

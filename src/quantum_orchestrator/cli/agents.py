@@ -1,0 +1,185 @@
+"""``qo agents ...`` (inspect and drain agents) and ``qo agent`` (run an agent process)."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Annotated, TypeVar
+
+import typer
+
+from quantum_orchestrator.cli._common import (
+    JsonOpt,
+    ServerOpt,
+    TokenOpt,
+    echo_json,
+    err,
+    fail,
+    fmt_time,
+    guarded,
+    shorten,
+    table,
+    with_client,
+)
+from quantum_orchestrator.domain.errors import QOError
+from quantum_orchestrator.sdk.client import default_server
+
+app = typer.Typer(help="Inspect and drain agents.", no_args_is_help=True)
+
+T = TypeVar("T")
+
+
+class ModuleImportError(QOError):
+    """A module named with ``--import`` could not be imported."""
+
+    code = "import_failed"
+
+
+@app.command("list")
+@guarded
+def list_agents(
+    server: ServerOpt = None, token: TokenOpt = None, json_out: JsonOpt = False
+) -> None:
+    """List the registered agents."""
+    items = with_client(server, token, lambda c: c.list_agents())
+    if json_out:
+        echo_json(items)
+        return
+    if not items:
+        err("no agents registered; start one with `qo agent` (`qo up` runs built-in ones)")
+        return
+    rows = [
+        [
+            a.get("id"),
+            a.get("name"),
+            a.get("pool"),
+            a.get("state"),
+            f"{a.get('running', 0)}/{a.get('concurrency', '?')}",
+            a.get("steps_done"),
+            shorten(", ".join(str(c) for c in a.get("capabilities") or []), 50),
+            fmt_time(a.get("last_heartbeat_at")),
+        ]
+        for a in items
+    ]
+    headers = ["ID", "NAME", "POOL", "STATE", "RUNNING", "DONE", "CAPABILITIES", "HEARTBEAT"]
+    typer.echo(table(headers, rows))
+
+
+@app.command("drain")
+@guarded
+def drain(
+    agent_id: Annotated[str, typer.Argument(help="Agent id.", show_default=False)],
+    server: ServerOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Let an agent finish its running steps and take no new ones."""
+    with_client(server, token, lambda c: c.drain_agent(agent_id))
+    typer.echo(f"draining agent {agent_id}")
+
+
+def import_modules(names: Sequence[str]) -> list[ModuleType]:
+    """Import modules by dotted name or ``.py`` path, with the current directory on sys.path."""
+    cwd = os.getcwd()
+    # A user's agent module usually sits next to where they type the command.
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    modules = []
+    for name in names:
+        try:
+            if name.endswith(".py") or os.sep in name:
+                modules.append(_import_file(Path(name)))
+            else:
+                modules.append(importlib.import_module(name))
+        except ModuleImportError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - user code may raise anything on import
+            raise ModuleImportError(f"cannot import {name}: {type(exc).__name__}: {exc}") from None
+    return modules
+
+
+def _import_file(path: Path) -> ModuleType:
+    if not path.is_file():
+        raise ModuleImportError(f"cannot import {path}: no such file")
+    module_name = path.stem
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ModuleImportError(f"cannot import {path}: not a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def collect_instances(modules: Sequence[ModuleType], cls: type[T]) -> list[T]:
+    """Every instance of ``cls`` among the modules' attributes, once each, in module order."""
+    found: list[T] = []
+    seen: set[int] = set()
+    for module in modules:
+        for value in vars(module).values():
+            if isinstance(value, cls) and id(value) not in seen:
+                seen.add(id(value))
+                found.append(value)
+    return found
+
+
+@guarded
+def agent_command(
+    imports: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--import",
+            help="Module (dotted name or .py file) whose Agent instances to serve (repeatable). "
+            "Without it, the built-in node types are served.",
+            show_default=False,
+        ),
+    ] = None,
+    pool: Annotated[
+        str | None, typer.Option("--pool", help="Pool to join.", show_default=False)
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option("--concurrency", "-c", help="Steps run at once.", min=1)
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Agent name (default: host name).")
+    ] = None,
+    server: ServerOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Run an agent process that executes steps for the server."""
+    try:
+        from quantum_orchestrator.agents.sdk import Agent
+        from quantum_orchestrator.agents.serve import serve_agents
+    except ImportError as exc:
+        fail(f"the agent runtime is not available: {exc}", code=2)
+    names = list(imports or [])
+    try:
+        modules = import_modules(names)
+    except ModuleImportError as exc:
+        fail(exc.message, code=2)
+    agents: list[Agent] = []
+    for module, module_name in zip(modules, names, strict=True):
+        found = collect_instances([module], Agent)
+        if not found:
+            fail(f"{module_name} defines no Agent instance at module level", code=2)
+        agents.extend(a for a in found if all(a is not b for b in agents))
+    try:
+        asyncio.run(
+            serve_agents(
+                agents,
+                server=server or default_server(),
+                pool=pool,
+                concurrency=concurrency,
+                name=name,
+                token=token,
+                include_builtin=not names,
+            )
+        )
+    except KeyboardInterrupt:
+        # Ctrl-C is how an agent is normally stopped.
+        err("agent stopped")

@@ -1,0 +1,99 @@
+"""The ``qo`` command line: run the server, deploy workflows, start and watch runs."""
+
+from __future__ import annotations
+
+import asyncio
+import platform
+from pathlib import Path
+from typing import Annotated, Any
+
+import pydantic
+import typer
+
+from quantum_orchestrator.__about__ import __version__
+from quantum_orchestrator.cli import agents, runs, workflow
+from quantum_orchestrator.cli._common import err, fail, guarded
+from quantum_orchestrator.settings import Settings
+
+app = typer.Typer(
+    name="qo",
+    help="Quantum Orchestrator: build, deploy and run durable agent workflows.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Manage the database.", no_args_is_help=True)
+
+app.add_typer(workflow.app, name="workflow")
+app.add_typer(runs.app, name="runs")
+app.add_typer(agents.app, name="agents")
+app.add_typer(db_app, name="db")
+app.command("run")(runs.run_command)
+app.command("agent")(agents.agent_command)
+
+DataDirOpt = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Data directory (env QO_DATA_DIR).", show_default=False),
+]
+
+
+def build_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, with the options given on the command line on top."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**given)
+    except pydantic.ValidationError as exc:
+        problems = [
+            {"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
+        ]
+        fail("invalid settings (check the options and QO_* variables)", problems)
+
+
+@app.command("up")
+@guarded
+def up(
+    host: Annotated[
+        str | None, typer.Option("--host", help="Address to listen on (env QO_HOST).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", "-p", help="Port to listen on (env QO_PORT).")
+    ] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Run the server: API, dashboard, engine and built-in agents in one process."""
+    settings = build_settings(host=host, port=port, data_dir=data_dir)
+    try:
+        from quantum_orchestrator.api.server import serve
+    except ImportError as exc:
+        fail(f"the server is not available in this installation: {exc}")
+    try:
+        asyncio.run(serve(settings))
+    except KeyboardInterrupt:
+        # Ctrl-C is how the server is normally stopped.
+        err("stopped")
+
+
+@db_app.command("upgrade")
+@guarded
+def db_upgrade(data_dir: DataDirOpt = None) -> None:
+    """Apply the database migrations (``qo up`` does it too)."""
+    settings = build_settings(data_dir=data_dir)
+    from quantum_orchestrator.store.migrate import upgrade_database
+
+    revision = asyncio.run(upgrade_database(settings))
+    typer.echo(f"database is up to date (revision {revision})")
+
+
+@app.command("version")
+def version() -> None:
+    """Print the version."""
+    typer.echo(f"qo {__version__} (Python {platform.python_version()})")
+
+
+def main() -> None:
+    """Entry point of the ``qo`` console script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

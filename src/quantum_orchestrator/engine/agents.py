@@ -1,0 +1,442 @@
+"""The server side of the agent protocol: registration, heartbeats, claims and results."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from quantum_orchestrator.domain.agent_protocol import (
+    HeartbeatAnswer,
+    Registration,
+    RegistrationAnswer,
+    Result,
+    ResultsAnswer,
+    Task,
+)
+from quantum_orchestrator.domain.errors import ConflictError, NotFoundError
+from quantum_orchestrator.domain.plan import Retry
+from quantum_orchestrator.domain.states import AgentState, AttemptState, StepState, step_transition
+from quantum_orchestrator.engine.catalog import Catalog
+from quantum_orchestrator.engine.scheduler import Scheduler, error_info, json_size
+from quantum_orchestrator.engine.unit import Tx, UnitOfWork
+from quantum_orchestrator.settings import EngineSettings
+from quantum_orchestrator.store.pagination import Page
+from quantum_orchestrator.store.types import new_id
+
+Row = dict[str, Any]
+
+
+class AgentUnknownError(NotFoundError):
+    """The agent id is unknown, offline or lost: the agent must register again."""
+
+    code = "agent_unknown"
+
+
+class AgentService:
+    """Agents' calls, each one short transaction (a claim may wait before it)."""
+
+    def __init__(
+        self, *, uow: UnitOfWork, scheduler: Scheduler, catalog: Catalog, settings: EngineSettings
+    ) -> None:
+        self._uow = uow
+        self._scheduler = scheduler
+        self._catalog = catalog
+        self._settings = settings
+        self._agents: dict[str, Row] = {}
+        # Told of each step an agent finished (node type, state, seconds), after commit.
+        self.step_observers: list[Callable[[str, str, float], None]] = []
+
+    async def register(
+        self, *, workspace_id: str, registration: Registration, builtin: bool = False
+    ) -> RegistrationAnswer:
+        """Record a new agent and the capabilities it offers."""
+        repos = self._uow.repos
+        agent_id = new_id()
+        async with self._uow.write() as tx:
+            row = {
+                "id": agent_id,
+                "workspace_id": workspace_id,
+                "name": registration["name"],
+                "pool": registration["pool"],
+                "capabilities": [c["name"] for c in registration["capabilities"]],
+                "concurrency": registration["concurrency"],
+                "version": registration["version"],
+                "host": registration["host"],
+                "pid": registration["pid"],
+                "state": AgentState.ONLINE.value,
+                "builtin": builtin,
+                "registered_at": tx.now,
+                "last_heartbeat_at": tx.now,
+                "steps_done": 0,
+            }
+            await repos.agents.insert(tx.conn, row)
+            if not builtin:
+                await repos.agents.upsert_capabilities(
+                    tx.conn,
+                    [
+                        {
+                            "workspace_id": workspace_id,
+                            "name": c["name"],
+                            "category": c["category"],
+                            "description": c.get("description", ""),
+                            "params_schema": c.get("params_schema") or {"type": "object"},
+                            "pool": registration["pool"],
+                            "updated_at": tx.now,
+                        }
+                        for c in registration["capabilities"]
+                    ],
+                )
+        self._agents[agent_id] = row
+        self._catalog.invalidate(workspace_id)
+        return {
+            "agent_id": agent_id,
+            "heartbeat_interval": self._settings.heartbeat_interval,
+            "lease_seconds": self._settings.lease_seconds,
+        }
+
+    async def _agent(self, agent_id: str, workspace_id: str | None) -> Row:
+        row = self._agents.get(agent_id)
+        if row is None:
+            async with self._uow.read() as conn:
+                try:
+                    row = await self._uow.repos.agents.get(
+                        conn, agent_id=agent_id, workspace_id=workspace_id
+                    )
+                except NotFoundError:
+                    raise AgentUnknownError(f"unknown agent {agent_id!r}: register again") from None
+            self._agents[agent_id] = row
+        if workspace_id is not None and row["workspace_id"] != workspace_id:
+            raise AgentUnknownError(f"unknown agent {agent_id!r}: register again")
+        return row
+
+    async def heartbeat(
+        self, *, agent_id: str, running: list[str], workspace_id: str | None = None
+    ) -> HeartbeatAnswer:
+        """Extend the leases the agent holds; answer which of its steps it must stop."""
+        await self._agent(agent_id, workspace_id)
+        repos = self._uow.repos
+        async with self._uow.write() as tx:
+            row = await repos.agents.get(tx.conn, agent_id=agent_id)
+            if row["state"] in (AgentState.LOST, AgentState.OFFLINE):
+                self._agents.pop(agent_id, None)
+                raise AgentUnknownError(f"agent {agent_id} is {row['state']}: register again")
+            await repos.agents.touch(tx.conn, agent_id=agent_id, now=tx.now)
+            held = await repos.steps.extend_leases(
+                tx.conn,
+                agent_id=agent_id,
+                step_ids=running,
+                until=tx.now + timedelta(seconds=self._settings.lease_seconds),
+            )
+        return {"state": row["state"], "cancel": sorted(set(running) - set(held))}
+
+    async def claim(
+        self, *, agent_id: str, max_tasks: int, wait: float, workspace_id: str | None = None
+    ) -> list[Task]:
+        """Hand out up to ``max_tasks`` attempts; long-poll up to ``wait`` seconds for work."""
+        agent = await self._agent(agent_id, workspace_id)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(0.0, wait)
+        limit = max(1, min(max_tasks, self._settings.claim_batch))
+        while True:
+            tasks = await self._claim_once(agent, limit)
+            remaining = deadline - loop.time()
+            if tasks or remaining <= 0:
+                return tasks
+            # Queued work wakes us at once; the timeout only bounds a missed signal.
+            await self._uow.signal.wait(min(remaining, 1.0))
+
+    async def _claim_once(self, agent: Row, limit: int) -> list[Task]:
+        repos = self._uow.repos
+        async with self._uow.write() as tx:
+            state = await self._current_state(tx, agent["id"])
+            if state != AgentState.ONLINE:
+                if state in (AgentState.LOST, AgentState.OFFLINE):
+                    self._agents.pop(agent["id"], None)
+                    raise AgentUnknownError(f"agent {agent['id']} is {state}: register again")
+                return []
+            ids = await repos.steps.claimable(
+                tx.conn,
+                capabilities=agent["capabilities"],
+                pool=agent["pool"],
+                now=tx.now,
+                limit=limit,
+            )
+            if not ids:
+                return []
+            step_transition("queued", StepState.RUNNING)
+            lease = tx.now + timedelta(seconds=self._settings.lease_seconds)
+            rows = await repos.steps.claim(
+                tx.conn, step_ids=ids, agent_id=agent["id"], now=tx.now, lease_expires_at=lease
+            )
+            await repos.steps.set_deadlines(
+                tx.conn,
+                {
+                    row["id"]: tx.now
+                    + timedelta(seconds=row["timeout"] + self._settings.lease_seconds)
+                    for row in rows
+                },
+            )
+            await repos.steps.insert_attempts(
+                tx.conn,
+                [
+                    {
+                        "id": new_id(),
+                        "step_id": row["id"],
+                        "run_id": row["run_id"],
+                        "number": row["attempts"],
+                        "agent_id": agent["id"],
+                        "state": AttemptState.RUNNING.value,
+                        "error": None,
+                        "started_at": tx.now,
+                        "finished_at": None,
+                    }
+                    for row in rows
+                ],
+            )
+            started = await repos.runs.mark_running(
+                tx.conn,
+                run_ids=sorted({row["run_id"] for row in rows}),
+                sources=("queued", "waiting"),
+                now=tx.now,
+            )
+            for run in started:
+                tx.event(
+                    workspace_id=run["workspace_id"],
+                    run_id=run["id"],
+                    type="run.running",
+                    state="running",
+                )
+            for row in rows:
+                tx.event(
+                    workspace_id=row["workspace_id"],
+                    run_id=row["run_id"],
+                    type="step.running",
+                    step_id=row["id"],
+                    node_id=row["node_id"],
+                    state="running",
+                    data={"attempt": row["attempts"], "agent_id": agent["id"]},
+                )
+        return [
+            {
+                "step_id": row["id"],
+                "run_id": row["run_id"],
+                "node_id": row["node_id"],
+                "node_type": row["node_type"],
+                "attempt": row["attempts"],
+                "params": row["params"],
+                "timeout": row["timeout"],
+                "idempotency_key": f"{row['run_id']}:{row['node_id']}",
+                "lease_expires_at": lease.isoformat(),
+            }
+            for row in rows
+        ]
+
+    async def _current_state(self, tx: Tx, agent_id: str) -> str:
+        row = await self._uow.repos.agents.get(tx.conn, agent_id=agent_id)
+        return str(row["state"])
+
+    async def report(
+        self, *, agent_id: str, results: list[Result], workspace_id: str | None = None
+    ) -> ResultsAnswer:
+        """Apply finished attempts: each step finishes, retries or is refused as stale."""
+        await self._agent(agent_id, workspace_id)
+        repos = self._uow.repos
+        accepted: list[str] = []
+        rejected: list[str] = []
+        async with self._uow.write() as tx:
+            steps = await repos.steps.get_many(tx.conn, [r["step_id"] for r in results])
+            finished: list[Row] = []
+            succeeded: list[tuple[str, int, Any]] = []
+            for result in results:
+                step = steps.get(result["step_id"])
+                if (
+                    step is None
+                    or step["state"] != StepState.RUNNING
+                    or step["agent_id"] != agent_id
+                    or step["attempts"] != result["attempt"]
+                ):
+                    # A late answer for an attempt the engine no longer waits for (cancelled,
+                    # timed out or handed to another agent) is refused, not applied.
+                    rejected.append(result["step_id"])
+                    continue
+                accepted.append(step["id"])
+                step_transition(step["state"], StepState.SUCCEEDED)
+                error = self._result_error(result)
+                if error is None:
+                    output = result.get("output")
+                    succeeded.append((step["id"], step["attempts"], output))
+                    self._event(tx, step, "succeeded", {"attempt": step["attempts"]})
+                    finished.append({**step, "state": "succeeded", "output": output})
+                    continue
+                outcome = await self.fail_attempt(
+                    tx, step, error, attempt_state=AttemptState.FAILED
+                )
+                if outcome is not None:
+                    finished.append(outcome)
+            await repos.steps.succeed_many(tx.conn, outcomes=succeeded, now=tx.now)
+            if accepted:
+                await repos.agents.add_steps_done(tx.conn, {agent_id: len(accepted)})
+            await self._scheduler.propagate(tx, finished)
+            now = tx.now
+        for row in finished:
+            if row.get("started_at") is not None:
+                seconds = (now - row["started_at"]).total_seconds()
+                for observe in self.step_observers:
+                    observe(row["node_type"], row["state"], seconds)
+        return {"accepted": accepted, "rejected": rejected}
+
+    def _result_error(self, result: Result) -> dict[str, Any] | None:
+        """None for a success within limits, else the error the attempt ends with."""
+        if result["status"] == "succeeded":
+            size = json_size(result.get("output"))
+            if size <= self._settings.max_output_bytes:
+                return None
+            return error_info(
+                "output_too_large",
+                f"the output is {size} bytes, more than the limit of "
+                f"{self._settings.max_output_bytes}",
+            )
+        raw: dict[str, Any] = dict(result.get("error") or {})
+        return error_info(
+            str(raw.get("code") or "error")[:100],
+            str(raw.get("message") or "the step failed")[:10_000],
+            retryable=bool(raw.get("retryable", False)),
+        )
+
+    async def fail_attempt(
+        self,
+        tx: Tx,
+        step: Row,
+        error: dict[str, Any],
+        *,
+        attempt_state: AttemptState,
+        redelivery: bool = False,
+    ) -> Row | None:
+        """End a running attempt with an error: queue a retry after backoff, or fail the step."""
+        repos = self._uow.repos
+        await repos.steps.close_attempt(
+            tx.conn,
+            step_id=step["id"],
+            number=step["attempts"],
+            state=attempt_state.value,
+            error=error,
+            now=tx.now,
+        )
+        retry = Retry.from_dict(step["retry"])
+        redeliveries = step["redeliveries"] + (1 if redelivery else 0)
+        used = step["attempts"] - step["attempt_base"] - redeliveries
+        if redelivery:
+            again = redeliveries <= self._settings.max_redeliveries
+            delay = 0.0
+        else:
+            again = bool(error.get("retryable")) and used < retry.max_attempts
+            delay = retry.delay(used)
+        if again:
+            step_transition(step["state"], StepState.QUEUED)
+            await repos.steps.update(
+                tx.conn,
+                step_id=step["id"],
+                sources=("running",),
+                values={
+                    "state": "queued",
+                    "error": error,
+                    "redeliveries": redeliveries,
+                    "available_at": tx.now + timedelta(seconds=delay),
+                    "agent_id": None,
+                    "lease_expires_at": None,
+                    "deadline_at": None,
+                },
+            )
+            self._event(
+                tx,
+                step,
+                "retrying",
+                {"attempt": step["attempts"], "error": error, "delay": round(delay, 3)},
+                state="queued",
+            )
+            if delay <= 0:
+                tx.work_queued = True
+            return None
+        step_transition(step["state"], StepState.FAILED)
+        await repos.steps.update(
+            tx.conn,
+            step_id=step["id"],
+            sources=("running",),
+            values={
+                "state": "failed",
+                "error": error,
+                "redeliveries": redeliveries,
+                "finished_at": tx.now,
+                "lease_expires_at": None,
+                "deadline_at": None,
+            },
+        )
+        self._event(tx, step, "failed", {"attempt": step["attempts"], "error": error})
+        return {**step, "state": "failed", "error": error}
+
+    def _event(
+        self, tx: Tx, step: Row, kind: str, data: dict[str, Any], state: str | None = None
+    ) -> None:
+        tx.event(
+            workspace_id=step["workspace_id"],
+            run_id=step["run_id"],
+            type=f"step.{kind}",
+            step_id=step["id"],
+            node_id=step["node_id"],
+            state=state or kind,
+            data=data,
+        )
+
+    async def deregister(self, *, agent_id: str, workspace_id: str | None = None) -> None:
+        """The agent leaves: offline; whatever it still held goes back to the queue."""
+        await self._agent(agent_id, workspace_id)
+        repos = self._uow.repos
+        async with self._uow.write() as tx:
+            await repos.agents.set_state(
+                tx.conn,
+                agent_id=agent_id,
+                sources=("online", "draining"),
+                state=AgentState.OFFLINE.value,
+            )
+            await repos.steps.expire_agent_leases(tx.conn, agent_id=agent_id, now=tx.now)
+        self._agents.pop(agent_id, None)
+
+    async def drain(self, *, agent_id: str, workspace_id: str) -> Row:
+        """Ask an agent to stop taking work; it finishes what it holds."""
+        async with self._uow.write() as tx:
+            row = await self._uow.repos.agents.get(
+                tx.conn, agent_id=agent_id, workspace_id=workspace_id
+            )
+            if row["state"] != AgentState.ONLINE:
+                raise ConflictError(
+                    f"the agent is {row['state']}; only an online agent can be drained"
+                )
+            await self._uow.repos.agents.set_state(
+                tx.conn, agent_id=agent_id, sources=("online",), state=AgentState.DRAINING.value
+            )
+        return await self.get(agent_id=agent_id, workspace_id=workspace_id)
+
+    async def get(self, *, agent_id: str, workspace_id: str) -> Row:
+        """One agent, with its running steps counted."""
+        async with self._uow.read() as conn:
+            page = await self._uow.repos.agents.page(
+                conn, workspace_id=workspace_id, limit=1, cursor=None, agent_id=agent_id
+            )
+        if not page.items:
+            raise NotFoundError(f"no agent {agent_id!r}")
+        return page.items[0]
+
+    async def page(
+        self, *, workspace_id: str, limit: int, cursor: str | None, state: str | None
+    ) -> Page:
+        """Agents of the workspace."""
+        async with self._uow.read() as conn:
+            return await self._uow.repos.agents.page(
+                conn, workspace_id=workspace_id, limit=limit, cursor=cursor, state=state
+            )
+
+    def forget(self, agent_id: str) -> None:
+        """Drop the cached row of an agent (it was marked lost)."""
+        self._agents.pop(agent_id, None)

@@ -1,0 +1,583 @@
+"""What happens inside the engine's transactions: steps start, finish, and wake their successors.
+
+Everything here runs inside one ``Tx``. A step that finishes, the counting of its outcome into
+its downstream steps, the queueing (or skipping) of those that became ready, and the end of the
+run when nothing is left, all commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+from quantum_orchestrator.domain.errors import QOError, TemplateError
+from quantum_orchestrator.domain.plan import Edge, Plan, PlanNode, Readiness, Retry, decide
+from quantum_orchestrator.domain.spec import RetryPolicy, WorkflowSpec
+from quantum_orchestrator.domain.states import (
+    RUN_TERMINAL,
+    RunState,
+    StepState,
+    run_transition,
+    step_sources,
+    step_transition,
+)
+from quantum_orchestrator.domain.templates import is_truthy, referenced_nodes, render
+from quantum_orchestrator.engine.plans import PlanCache
+from quantum_orchestrator.engine.unit import Repositories, Tx
+from quantum_orchestrator.settings import EngineSettings
+from quantum_orchestrator.store.types import new_id
+
+Row = dict[str, Any]
+_ACTIVE = ("pending", "queued", "running", "waiting")
+
+
+def error_info(code: str, message: str, *, retryable: bool = False) -> dict[str, Any]:
+    """An error as stored on steps, attempts and runs."""
+    return {"code": code, "message": message, "retryable": retryable}
+
+
+def json_size(value: Any) -> int:
+    """Bytes of ``value`` as compact JSON."""
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+class Scheduler:
+    """Starts steps and propagates their outcomes; every method takes the open ``Tx``."""
+
+    def __init__(self, *, repos: Repositories, plans: PlanCache, settings: EngineSettings) -> None:
+        self.repos = repos
+        self.plans = plans
+        self.settings = settings
+
+    # -- runs -------------------------------------------------------------------------------
+
+    async def start_run(self, tx: Tx, *, run: Row, plan: Plan) -> None:
+        """Create a run's steps and start its root nodes (the run was just inserted)."""
+        rows = [self._step_row(run, node) for node in (plan.nodes[i] for i in plan.order)]
+        await self.repos.steps.insert_many(tx.conn, rows)
+        tx.event(
+            workspace_id=run["workspace_id"], run_id=run["id"], type="run.queued", state="queued"
+        )
+        roots = [row for row in rows if row["up_total"] == 0]
+        finished = await self._activate(tx, run=run, plan=plan, rows=roots)
+        await self.propagate(tx, finished)
+
+    async def restart(self, tx: Tx, *, run: Row, plan: Plan, rows: Sequence[Row]) -> None:
+        """Start again the reset steps of a retried run whose upstream steps allow it."""
+        ready: list[Row] = []
+        finished: list[Row] = []
+        for row in rows:
+            decision = decide(
+                row["trigger_rule"],
+                total=row["up_total"],
+                succeeded=row["up_succeeded"],
+                failed=row["up_failed"],
+                skipped=row["up_skipped"],
+            )
+            if decision is Readiness.RUN:
+                ready.append(row)
+            elif decision is Readiness.SKIP:
+                finished.append(await self._skip(tx, run, row))
+        finished += await self._activate(tx, run=run, plan=plan, rows=ready)
+        await self.propagate(tx, finished)
+        await self.settle_run(tx, run)
+
+    def _step_row(self, run: Row, node: PlanNode) -> Row:
+        return {
+            "id": new_id(),
+            "run_id": run["id"],
+            "workspace_id": run["workspace_id"],
+            "node_id": node.id,
+            "node_type": node.type,
+            "parent_id": None,
+            "map_index": None,
+            "state": "pending",
+            "pool": node.pool,
+            "params": None,
+            "output": None,
+            "error": None,
+            "attempts": 0,
+            "attempt_base": 0,
+            "redeliveries": 0,
+            "retry": node.retry.to_dict(),
+            "timeout": node.timeout,
+            "trigger_rule": node.trigger_rule,
+            "up_total": len(node.upstream),
+            "up_succeeded": 0,
+            "up_failed": 0,
+            "up_skipped": 0,
+            "skipped_targets": None,
+            "available_at": None,
+            "wake_at": None,
+            "lease_expires_at": None,
+            "deadline_at": None,
+            "agent_id": None,
+            "queued_at": None,
+            "started_at": None,
+            "finished_at": None,
+        }
+
+    async def plan_for(self, tx: Tx, run: Row) -> Plan:
+        """The compiled plan of a run's version."""
+        return await self.plans.get(tx.conn, self.repos.workflows, run["version_id"])
+
+    async def context(
+        self, tx: Tx, *, run: Row, refs: set[str], extra: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """What templates see: inputs, the referenced nodes' outputs, the run."""
+        outputs = await self.repos.steps.outputs(tx.conn, run["id"], refs)
+        return {
+            "inputs": run["inputs"],
+            "nodes": {
+                node_id: {"output": row["output"], "state": row["state"]}
+                for node_id, row in outputs.items()
+            },
+            "run": {
+                "id": run["id"],
+                "workflow": run["workflow_name"],
+                "version": run["version"],
+                "created_at": run["created_at"].isoformat(),
+            },
+            **(extra or {}),
+        }
+
+    # -- starting steps ---------------------------------------------------------------------
+
+    async def _activate(self, tx: Tx, *, run: Row, plan: Plan, rows: Sequence[Row]) -> list[Row]:
+        """Start steps whose trigger rule said run; answers the steps that finished at once."""
+        finished: list[Row] = []
+        refs: set[str] = set()
+        for row in rows:
+            node = plan.nodes[row["node_id"]]
+            refs |= node.refs
+            if node.node_type and node.node_type.receives_upstream:
+                refs |= set(node.upstream)
+        context = await self.context(tx, run=run, refs=refs) if rows else {}
+        queued: list[Row] = []
+        for row in rows:
+            node = plan.nodes[row["node_id"]]
+            try:
+                params = self._render_params(node, context)
+            except QOError as exc:
+                finished.append(await self._fail_now(tx, run, row, exc.to_dict()))
+                continue
+            if node.type == "core.delay":
+                await self._start_delay(tx, run, row, params)
+            elif node.type == "core.map":
+                finished += await self._start_map(tx, run=run, plan=plan, row=row, params=params)
+            else:
+                queued.append({"sid": row["id"], "params": params})
+        if queued:
+            await self._queue(tx, run, queued, rows)
+        return finished
+
+    def _render_params(self, node: PlanNode, context: Mapping[str, Any]) -> Any:
+        raw = node.node_type.raw_params if node.node_type else frozenset()
+        params = {
+            key: value if key in raw else render(value, context, where=f"params.{key}")
+            for key, value in node.params.items()
+        }
+        if node.node_type and node.node_type.receives_upstream:
+            nodes = context.get("nodes", {})
+            params["upstream"] = {
+                up: nodes[up]["output"]
+                for up in node.upstream
+                if up in nodes and nodes[up]["state"] == "succeeded"
+            }
+        size = json_size(params)
+        if size > self.settings.max_output_bytes:
+            raise QOError(
+                f"the rendered params are {size} bytes, more than the limit of "
+                f"{self.settings.max_output_bytes}",
+                code="params_too_large",
+            )
+        return params
+
+    async def _queue(self, tx: Tx, run: Row, queued: list[Row], rows: Sequence[Row]) -> None:
+        step_transition("pending", StepState.QUEUED)
+        await self.repos.steps.queue_many(tx.conn, items=queued, now=tx.now)
+        by_id = {row["id"]: row for row in rows}
+        for item in queued:
+            row = by_id[item["sid"]]
+            tx.event(
+                workspace_id=run["workspace_id"],
+                run_id=run["id"],
+                type="step.queued",
+                step_id=row["id"],
+                node_id=row["node_id"],
+                state="queued",
+            )
+        tx.work_queued = True
+
+    async def _start_delay(self, tx: Tx, run: Row, row: Row, params: Mapping[str, Any]) -> None:
+        seconds = float(params.get("seconds", 0))
+        step_transition(row["state"], StepState.WAITING)
+        await self.repos.steps.update(
+            tx.conn,
+            step_id=row["id"],
+            sources=step_sources(StepState.WAITING),
+            values={
+                "state": "waiting",
+                "params": dict(params),
+                "wake_at": tx.now + timedelta(seconds=seconds),
+                "started_at": tx.now,
+                "queued_at": tx.now,
+            },
+        )
+        tx.event(
+            workspace_id=run["workspace_id"],
+            run_id=run["id"],
+            type="step.waiting",
+            step_id=row["id"],
+            node_id=row["node_id"],
+            state="waiting",
+            data={"seconds": seconds},
+        )
+
+    async def _start_map(
+        self, tx: Tx, *, run: Row, plan: Plan, row: Row, params: Mapping[str, Any]
+    ) -> list[Row]:
+        items = params.get("items")
+        inner = params["node"]
+        if not isinstance(items, list):
+            return [
+                await self._fail_now(
+                    tx,
+                    run,
+                    row,
+                    error_info("invalid_params", "params.items: must render to a list"),
+                )
+            ]
+        inner_refs = referenced_nodes(inner.get("params", {}))
+        base = await self.context(tx, run=run, refs=inner_refs)
+        children: list[Row] = []
+        node = plan.nodes[row["node_id"]]
+        retry = Retry.resolve(
+            _retry_policy(inner.get("retry")),
+            plan.spec.defaults.retry,
+            default_max_attempts=self.settings.default_max_attempts,
+        )
+        timeout = float(
+            inner.get("timeout") or plan.spec.defaults.timeout or self.settings.default_timeout
+        )
+        for index, item in enumerate(items):
+            try:
+                child_params = render(
+                    inner.get("params", {}),
+                    {**base, "item": item, "index": index},
+                    where=f"params.node.params (item {index})",
+                )
+            except TemplateError as exc:
+                return [await self._fail_now(tx, run, row, exc.to_dict())]
+            child = self._step_row(run, node)
+            child.update(
+                node_id=f"{node.id}[{index}]",
+                node_type=inner["type"],
+                parent_id=row["id"],
+                map_index=index,
+                params=child_params,
+                retry=retry.to_dict(),
+                timeout=timeout,
+                trigger_rule="all_success",
+                up_total=0,
+            )
+            children.append(child)
+        step_transition(row["state"], StepState.RUNNING)
+        await self.repos.steps.update(
+            tx.conn,
+            step_id=row["id"],
+            sources=step_sources(StepState.RUNNING),
+            values={
+                "state": "running",
+                "params": dict(params),
+                "started_at": tx.now,
+                "queued_at": tx.now,
+            },
+        )
+        tx.event(
+            workspace_id=run["workspace_id"],
+            run_id=run["id"],
+            type="step.running",
+            step_id=row["id"],
+            node_id=row["node_id"],
+            state="running",
+            data={"items": len(items)},
+        )
+        if not children:
+            return [await self.succeed_now(tx, run, {**row, "state": "running"}, [])]
+        await self.repos.steps.insert_many(tx.conn, children)
+        concurrency = int(params.get("concurrency") or 4)
+        first = children[:concurrency]
+        await self._queue(tx, run, [{"sid": c["id"], "params": c["params"]} for c in first], first)
+        return []
+
+    # -- finishing steps --------------------------------------------------------------------
+
+    async def _fail_now(self, tx: Tx, run: Row, row: Row, error: Mapping[str, Any]) -> Row:
+        step_transition(row["state"], StepState.FAILED)
+        await self.repos.steps.update(
+            tx.conn,
+            step_id=row["id"],
+            sources=step_sources(StepState.FAILED),
+            values={"state": "failed", "error": dict(error), "finished_at": tx.now},
+        )
+        self._step_event(tx, run, row, "failed", {"error": dict(error)})
+        return {**row, "state": "failed", "error": dict(error)}
+
+    async def succeed_now(self, tx: Tx, run: Row, row: Row, output: Any) -> Row:
+        """Finish a step the engine itself carried out (a delay, a map)."""
+        step_transition(row["state"], StepState.SUCCEEDED)
+        await self.repos.steps.update(
+            tx.conn,
+            step_id=row["id"],
+            sources=step_sources(StepState.SUCCEEDED),
+            values={"state": "succeeded", "output": output, "finished_at": tx.now},
+        )
+        self._step_event(tx, run, row, "succeeded")
+        return {**row, "state": "succeeded", "output": output}
+
+    def _step_event(
+        self, tx: Tx, run: Row, row: Row, state: str, data: dict[str, Any] | None = None
+    ) -> None:
+        tx.event(
+            workspace_id=run["workspace_id"],
+            run_id=run["id"],
+            type=f"step.{state}",
+            step_id=row["id"],
+            node_id=row["node_id"],
+            state=state,
+            data=data,
+        )
+
+    async def propagate(self, tx: Tx, finished: Sequence[Row]) -> None:
+        """Count finished steps into their successors, start or skip those, end finished runs."""
+        pending = list(finished)
+        runs: dict[str, Row] = {}
+        while pending:
+            by_run: dict[str, list[Row]] = defaultdict(list)
+            for row in pending:
+                by_run[row["run_id"]].append(row)
+            pending = []
+            missing = [run_id for run_id in by_run if run_id not in runs]
+            runs.update(await self.repos.runs.get_many(tx.conn, missing))
+            for run_id, rows in by_run.items():
+                run = runs[run_id]
+                if run["state"] in RUN_TERMINAL:
+                    continue
+                plan = await self.plan_for(tx, run)
+                pending += await self._propagate_run(tx, run=run, plan=plan, rows=rows)
+        for run in runs.values():
+            if run["state"] not in RUN_TERMINAL:
+                await self.settle_run(tx, run)
+
+    async def _propagate_run(self, tx: Tx, *, run: Row, plan: Plan, rows: list[Row]) -> list[Row]:
+        finished: list[Row] = []
+        increments: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+        for row in rows:
+            if row["parent_id"]:
+                finished += await self._map_child_finished(tx, run=run, plan=plan, child=row)
+                continue
+            node = plan.nodes[row["node_id"]]
+            outcome = await self._edge_outcomes(tx, run=run, node=node, row=row)
+            for target, kind in outcome.items():
+                increments[target][kind] += 1
+        if not increments:
+            return finished
+        changed = await self.repos.steps.add_upstream_outcomes(
+            tx.conn,
+            run_id=run["id"],
+            increments={k: (v[0], v[1], v[2]) for k, v in increments.items()},
+        )
+        ready: list[Row] = []
+        for row in changed:
+            if row["state"] != "pending":
+                continue
+            decision = decide(
+                row["trigger_rule"],
+                total=row["up_total"],
+                succeeded=row["up_succeeded"],
+                failed=row["up_failed"],
+                skipped=row["up_skipped"],
+            )
+            if decision is Readiness.RUN:
+                ready.append(row)
+            elif decision is Readiness.SKIP:
+                finished.append(await self._skip(tx, run, row))
+        finished += await self._activate(tx, run=run, plan=plan, rows=ready)
+        return finished
+
+    async def _edge_outcomes(self, tx: Tx, *, run: Row, node: PlanNode, row: Row) -> dict[str, int]:
+        """For each downstream node: 0 succeeded (edge taken), 1 failed, 2 skipped/not taken."""
+        state = row["state"]
+        if state == "failed":
+            return {edge.target: 1 for edge in node.downstream}
+        if state != "succeeded":
+            return {edge.target: 2 for edge in node.downstream}
+        outcome: dict[str, int] = {}
+        not_taken: list[str] = []
+        for edge in node.downstream:
+            taken = await self._edge_taken(tx, run=run, edge=edge, output=row.get("output"))
+            outcome[edge.target] = 0 if taken else 2
+            if not taken:
+                not_taken.append(edge.target)
+        if not_taken:
+            await self.repos.steps.update(
+                tx.conn,
+                step_id=row["id"],
+                sources=("succeeded",),
+                values={"skipped_targets": not_taken},
+            )
+        return outcome
+
+    async def _edge_taken(self, tx: Tx, *, run: Row, edge: Edge, output: Any) -> bool:
+        if edge.when is None:
+            return True
+        if edge.is_label:
+            selected = output.get("selected", []) if isinstance(output, dict) else []
+            return edge.when in selected
+        context = await self.context(
+            tx, run=run, refs=referenced_nodes(edge.when), extra={"output": output}
+        )
+        try:
+            return is_truthy(
+                render(edge.when, context, where=f"connection {edge.source} → {edge.target}")
+            )
+        except TemplateError:
+            # A condition that cannot be evaluated does not hold; the run's timeline says why.
+            tx.event(
+                workspace_id=run["workspace_id"],
+                run_id=run["id"],
+                type="connection.error",
+                node_id=edge.source,
+                data={"to": edge.target, "when": edge.when},
+            )
+            return False
+
+    async def _skip(self, tx: Tx, run: Row, row: Row) -> Row:
+        step_transition(row["state"], StepState.SKIPPED)
+        await self.repos.steps.update(
+            tx.conn,
+            step_id=row["id"],
+            sources=step_sources(StepState.SKIPPED),
+            values={"state": "skipped", "finished_at": tx.now},
+        )
+        self._step_event(tx, run, row, "skipped")
+        return {**row, "state": "skipped"}
+
+    async def _map_child_finished(self, tx: Tx, *, run: Row, plan: Plan, child: Row) -> list[Row]:
+        parent = await self.repos.steps.get(tx.conn, child["parent_id"])
+        if parent is None or parent["state"] != "running":
+            return []
+        children = await self.repos.steps.children(tx.conn, parent["id"])
+        failed = [c for c in children if c["state"] in ("failed", "cancelled")]
+        waiting = [c for c in children if c["state"] == "pending"]
+        if failed and waiting:
+            # Fail fast: once an item has failed for good, the items not started never start.
+            for row in waiting:
+                await self._skip(tx, run, row)
+            waiting = []
+        if waiting:
+            nxt = waiting[0]
+            await self._queue(tx, run, [{"sid": nxt["id"], "params": nxt["params"]}], [nxt])
+            return []
+        if any(c["state"] in ("queued", "running") for c in children):
+            return []
+        if failed:
+            first = failed[0]
+            message = first["error"]["message"] if first.get("error") else first["state"]
+            error = error_info(
+                "map_item_failed",
+                f"{len(failed)} of {len(children)} items failed; "
+                f"item {first['map_index']}: {message}",
+            )
+            return [await self._fail_now(tx, run, parent, error)]
+        output = [c["output"] for c in children]
+        size = json_size(output)
+        if size > self.settings.max_output_bytes:
+            error = error_info(
+                "output_too_large",
+                f"the map's output is {size} bytes, more than {self.settings.max_output_bytes}",
+            )
+            return [await self._fail_now(tx, run, parent, error)]
+        return [await self.succeed_now(tx, run, parent, output)]
+
+    async def settle_run(self, tx: Tx, run: Row) -> None:
+        """End the run when no step is left to do; keep running/waiting up to date otherwise."""
+        counts = await self.repos.runs.step_state_counts(tx.conn, run["id"])
+        active = sum(counts.get(state, 0) for state in _ACTIVE)
+        if active:
+            busy = counts.get("queued", 0) + counts.get("running", 0)
+            if run["state"] in ("queued", "running") and not busy and counts.get("waiting", 0):
+                await self._set_run_state(tx, run, RunState.WAITING, {})
+            elif run["state"] == "waiting" and busy:
+                await self._set_run_state(tx, run, RunState.RUNNING, {})
+            return
+        if counts.get("failed", 0) or counts.get("cancelled", 0):
+            error = await self._run_error(tx, run)
+            await self._set_run_state(
+                tx, run, RunState.FAILED, {"error": error, "finished_at": tx.now}
+            )
+            return
+        plan = await self.plan_for(tx, run)
+        try:
+            outputs = await self._render_outputs(tx, run, plan.spec)
+        except TemplateError as exc:
+            await self._set_run_state(
+                tx, run, RunState.FAILED, {"error": exc.to_dict(), "finished_at": tx.now}
+            )
+            return
+        size = json_size(outputs)
+        if size > self.settings.max_output_bytes:
+            error = error_info(
+                "output_too_large",
+                f"the run's outputs are {size} bytes, more than {self.settings.max_output_bytes}",
+            )
+            await self._set_run_state(
+                tx, run, RunState.FAILED, {"error": error, "finished_at": tx.now}
+            )
+            return
+        await self._set_run_state(
+            tx, run, RunState.SUCCEEDED, {"outputs": outputs, "finished_at": tx.now}
+        )
+
+    async def _render_outputs(self, tx: Tx, run: Row, spec: WorkflowSpec) -> Any:
+        if not spec.outputs:
+            return {}
+        context = await self.context(tx, run=run, refs=referenced_nodes(spec.outputs))
+        return render(spec.outputs, context, where="outputs")
+
+    async def _run_error(self, tx: Tx, run: Row) -> dict[str, Any]:
+        row = await self.repos.runs.first_failed_step(tx.conn, run["id"])
+        if row is None:
+            return error_info("step_failed", "a step failed")
+        message = (row["error"] or {}).get("message", "failed")
+        return error_info("step_failed", f"step {row['node_id']} failed: {message}")
+
+    async def _set_run_state(
+        self, tx: Tx, run: Row, target: RunState, values: dict[str, Any]
+    ) -> None:
+        run_transition(run["state"], target)
+        changed = await self.repos.runs.set_state(
+            tx.conn,
+            run_id=run["id"],
+            expected=run["state"],
+            values={"state": target.value, "updated_at": tx.now, **values},
+        )
+        if changed:
+            data = {"error": values["error"]} if values.get("error") else None
+            tx.event(
+                workspace_id=run["workspace_id"],
+                run_id=run["id"],
+                type=f"run.{target}",
+                state=target.value,
+                data=data,
+            )
+            run["state"] = target.value
+            run.update(values)
+
+
+def _retry_policy(data: Any) -> RetryPolicy | None:
+    return RetryPolicy.model_validate(data) if data else None

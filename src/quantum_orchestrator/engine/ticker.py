@@ -1,0 +1,161 @@
+"""The one timer loop: leases, attempt deadlines, delays, silent agents and retry wake-ups.
+
+Every timer is a timestamp in the database. Each firing is a guarded update inside a write
+transaction (and ``SKIP LOCKED`` on PostgreSQL), so with several servers exactly one fires it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+
+from quantum_orchestrator.domain.errors import QOError
+from quantum_orchestrator.domain.states import AgentState, AttemptState, StepState
+from quantum_orchestrator.engine.agents import AgentService
+from quantum_orchestrator.engine.scheduler import Scheduler, error_info
+from quantum_orchestrator.engine.unit import UnitOfWork
+from quantum_orchestrator.settings import EngineSettings
+from quantum_orchestrator.store.types import utcnow
+
+logger = logging.getLogger("quantum_orchestrator.engine")
+_BATCH = 200
+
+
+class Ticker:
+    """Fires due timers every ``tick_interval`` seconds until shut down."""
+
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWork,
+        scheduler: Scheduler,
+        agents: AgentService,
+        settings: EngineSettings,
+    ) -> None:
+        self._uow = uow
+        self._scheduler = scheduler
+        self._agents = agents
+        self._settings = settings
+        self._stop = asyncio.Event()
+        self._last = utcnow()
+
+    async def run(self) -> None:
+        """Tick until ``shutdown``; a failing tick is logged and the next one tries again."""
+        while not self._stop.is_set():
+            try:
+                await self.tick()
+            except QOError as exc:
+                logger.warning("timer loop: %s", exc.message)
+            except Exception:
+                logger.exception("timer loop failed; trying again next tick")
+            try:
+                await asyncio.wait_for(self._stop.wait(), self._settings.tick_interval)
+            except TimeoutError:
+                continue
+
+    def shutdown(self) -> None:
+        """Stop after the current tick."""
+        self._stop.set()
+
+    async def tick(self) -> None:
+        """Fire everything that is due now."""
+        await self.mark_lost_agents()
+        await self.expire_leases()
+        await self.expire_deadlines()
+        await self.wake_delays()
+        await self.announce_retries()
+
+    async def mark_lost_agents(self) -> None:
+        """Agents silent for too long are lost; their leases end now."""
+        repos = self._uow.repos
+        async with self._uow.write() as tx:
+            before = tx.now - timedelta(seconds=self._settings.agent_lost_after)
+            for agent in await repos.agents.silent_since(tx.conn, before=before, limit=_BATCH):
+                changed = await repos.agents.set_state(
+                    tx.conn,
+                    agent_id=agent["id"],
+                    sources=("online", "draining"),
+                    state=AgentState.LOST.value,
+                )
+                if changed:
+                    logger.warning("agent %s lost: no heartbeat since %s", agent["id"], before)
+                    await repos.steps.expire_agent_leases(tx.conn, agent_id=agent["id"], now=tx.now)
+                    self._agents.forget(agent["id"])
+
+    async def expire_leases(self) -> None:
+        """Running steps whose lease ended go back to the queue (or fail past the limit)."""
+        await self._fire(
+            column="lease_expires_at",
+            error=error_info(
+                "lease_expired", "the agent stopped answering (lease expired)", retryable=True
+            ),
+            attempt_state=AttemptState.LOST,
+            redelivery=True,
+        )
+
+    async def expire_deadlines(self) -> None:
+        """Attempts that ran far past their timeout fail, even if their agent still heartbeats."""
+        await self._fire(
+            column="deadline_at",
+            error=error_info("timeout", "the attempt ran past its timeout", retryable=True),
+            attempt_state=AttemptState.FAILED,
+            redelivery=False,
+        )
+
+    async def _fire(
+        self,
+        *,
+        column: str,
+        error: dict[str, object],
+        attempt_state: AttemptState,
+        redelivery: bool,
+    ) -> None:
+        repos = self._uow.repos
+        async with self._uow.write() as tx:
+            ids = await repos.steps.due(
+                tx.conn, column=column, state=StepState.RUNNING.value, now=tx.now, limit=_BATCH
+            )
+            if not ids:
+                return
+            steps = await repos.steps.get_many(tx.conn, ids)
+            finished = []
+            for step in steps.values():
+                if step["state"] != StepState.RUNNING:
+                    continue
+                outcome = await self._agents.fail_attempt(
+                    tx, step, dict(error), attempt_state=attempt_state, redelivery=redelivery
+                )
+                if outcome is not None:
+                    finished.append(outcome)
+            await self._scheduler.propagate(tx, finished)
+
+    async def wake_delays(self) -> None:
+        """``core.delay`` steps whose time has come succeed."""
+        repos = self._uow.repos
+        async with self._uow.write() as tx:
+            ids = await repos.steps.due(
+                tx.conn, column="wake_at", state=StepState.WAITING.value, now=tx.now, limit=_BATCH
+            )
+            if not ids:
+                return
+            steps = await repos.steps.get_many(tx.conn, ids)
+            runs = await repos.runs.get_many(tx.conn, sorted({s["run_id"] for s in steps.values()}))
+            finished = []
+            for step in steps.values():
+                if step["state"] != StepState.WAITING:
+                    continue
+                run = runs[step["run_id"]]
+                output = {"waited": (step["params"] or {}).get("seconds", 0)}
+                finished.append(await self._scheduler.succeed_now(tx, run, step, output))
+            await self._scheduler.propagate(tx, finished)
+
+    async def announce_retries(self) -> None:
+        """Wake long-polling agents when a retry's backoff has elapsed."""
+        now = utcnow()
+        after: datetime = self._last
+        self._last = now
+        async with self._uow.read() as conn:
+            due = await self._uow.repos.steps.any_became_available(conn, after=after, now=now)
+        if due:
+            self._uow.signal.notify()

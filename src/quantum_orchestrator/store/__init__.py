@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy tables, repositories, SQLite and PostgreSQL specifics, migrations."""

@@ -1,0 +1,140 @@
+"""Agents and the capabilities they offer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from quantum_orchestrator.domain.errors import NotFoundError
+from quantum_orchestrator.store.pagination import Page, decode_cursor, encode_cursor
+from quantum_orchestrator.store.tables import agents, capabilities, steps
+
+Row = dict[str, Any]
+
+
+class AgentStore:
+    """Reads and writes of ``agents`` and ``capabilities``."""
+
+    def __init__(self, *, dialect: str) -> None:
+        self._dialect = dialect
+
+    async def insert(self, conn: AsyncConnection, row: Row) -> None:
+        """Register a new agent."""
+        await conn.execute(agents.insert().values(**row))
+
+    async def get(
+        self, conn: AsyncConnection, *, agent_id: str, workspace_id: str | None = None
+    ) -> Row:
+        """One agent."""
+        query = select(agents).where(agents.c.id == agent_id)
+        if workspace_id is not None:
+            query = query.where(agents.c.workspace_id == workspace_id)
+        row = (await conn.execute(query)).mappings().first()
+        if row is None:
+            raise NotFoundError(f"no agent {agent_id!r}")
+        return dict(row)
+
+    async def touch(self, conn: AsyncConnection, *, agent_id: str, now: datetime) -> None:
+        """Record a heartbeat."""
+        await conn.execute(
+            update(agents).where(agents.c.id == agent_id).values(last_heartbeat_at=now)
+        )
+
+    async def set_state(
+        self, conn: AsyncConnection, *, agent_id: str, sources: Sequence[str], state: str
+    ) -> bool:
+        """Change an agent's state if it is in one of ``sources``."""
+        result = await conn.execute(
+            update(agents)
+            .where(agents.c.id == agent_id, agents.c.state.in_(list(sources)))
+            .values(state=state)
+        )
+        return bool(result.rowcount)
+
+    async def silent_since(
+        self, conn: AsyncConnection, *, before: datetime, limit: int
+    ) -> list[Row]:
+        """Online or draining agents whose last heartbeat is older than ``before``."""
+        rows = await conn.execute(
+            select(agents.c.id, agents.c.workspace_id)
+            .where(agents.c.state.in_(["online", "draining"]), agents.c.last_heartbeat_at < before)
+            .limit(limit)
+        )
+        return [dict(row) for row in rows.mappings()]
+
+    async def add_steps_done(self, conn: AsyncConnection, counts: dict[str, int]) -> None:
+        """Count finished steps per agent."""
+        if counts:
+            await conn.execute(
+                update(agents)
+                .where(agents.c.id == bindparam("aid"))
+                .values(steps_done=agents.c.steps_done + bindparam("n")),
+                [{"aid": agent_id, "n": n} for agent_id, n in counts.items()],
+            )
+
+    async def page(
+        self,
+        conn: AsyncConnection,
+        *,
+        workspace_id: str,
+        limit: int,
+        cursor: str | None,
+        state: str | None = None,
+        agent_id: str | None = None,
+    ) -> Page:
+        """Agents, newest registration first, each with its running steps counted."""
+        running = (
+            select(func.count())
+            .where(steps.c.agent_id == agents.c.id, steps.c.state == "running")
+            .scalar_subquery()
+        )
+        query = select(agents, running.label("running")).where(
+            agents.c.workspace_id == workspace_id
+        )
+        if state:
+            query = query.where(agents.c.state == state)
+        if agent_id:
+            query = query.where(agents.c.id == agent_id)
+        if cursor:
+            (before,) = decode_cursor(cursor, 1)
+            query = query.where(agents.c.id < before)
+        rows = (
+            (await conn.execute(query.order_by(agents.c.id.desc()).limit(limit + 1)))
+            .mappings()
+            .all()
+        )
+        items = [dict(row) for row in rows[:limit]]
+        next_cursor = encode_cursor(items[-1]["id"]) if len(rows) > limit else None
+        return Page(items=items, next_cursor=next_cursor)
+
+    async def upsert_capabilities(self, conn: AsyncConnection, rows: Sequence[Row]) -> None:
+        """Remember what an agent offers (the last registration of a name wins)."""
+        if not rows:
+            return
+        insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        statement = insert(capabilities)
+        statement = statement.on_conflict_do_update(
+            index_elements=[capabilities.c.workspace_id, capabilities.c.name],
+            set_={
+                "category": statement.excluded.category,
+                "description": statement.excluded.description,
+                "params_schema": statement.excluded.params_schema,
+                "pool": statement.excluded.pool,
+                "updated_at": statement.excluded.updated_at,
+            },
+        )
+        await conn.execute(statement, list(rows))
+
+    async def capabilities(self, conn: AsyncConnection, *, workspace_id: str) -> list[Row]:
+        """Every capability registered in the workspace."""
+        rows = await conn.execute(
+            select(capabilities)
+            .where(capabilities.c.workspace_id == workspace_id)
+            .order_by(capabilities.c.name)
+        )
+        return [dict(row) for row in rows.mappings()]

@@ -1,0 +1,116 @@
+"""The database handle: engine, transactions, and the few things SQLite and PostgreSQL differ in.
+
+Writes go through ``write()``: on SQLite one writer at a time (an in-process lock, then
+``BEGIN IMMEDIATE`` so other processes wait too); on PostgreSQL an ordinary transaction in which
+claims use ``FOR UPDATE SKIP LOCKED``. Reads go through ``read()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from quantum_orchestrator.domain.errors import InvalidInputError, UnavailableError
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatabaseOptions:
+    """How to connect."""
+
+    url: str
+    pool_size: int = 10
+    echo: bool = False
+
+
+class Database:
+    """One engine per process; transactions are ``async with db.write()`` / ``db.read()``."""
+
+    def __init__(self, *, options: DatabaseOptions) -> None:
+        self.options = options
+        url = make_url(options.url)
+        self.dialect = url.get_backend_name()
+        if self.dialect not in ("sqlite", "postgresql"):
+            raise InvalidInputError(
+                f"unsupported database {self.dialect!r}: use SQLite or PostgreSQL"
+            )
+        self.is_sqlite = self.dialect == "sqlite"
+        self._write_lock = asyncio.Lock()
+        kwargs: dict[str, Any] = {"echo": options.echo}
+        if self.is_sqlite:
+            if url.database and url.database != ":memory:":
+                Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"timeout": 30}
+        else:
+            kwargs["pool_size"] = options.pool_size
+            kwargs["max_overflow"] = options.pool_size
+            kwargs["pool_pre_ping"] = True
+        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        if self.is_sqlite:
+            self._configure_sqlite()
+
+    def _configure_sqlite(self) -> None:
+        sync_engine = self.engine.sync_engine
+
+        @event.listens_for(sync_engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # The driver's own transaction handling is switched off so that we decide when a
+            # transaction begins, and how (IMMEDIATE for writes).
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(sync_engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            mode = "BEGIN IMMEDIATE" if conn.get_execution_options().get("qo_write") else "BEGIN"
+            conn.exec_driver_sql(mode)
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction: committed when the block ends, rolled back on error."""
+        if self.is_sqlite:
+            async with self._write_lock, self._connect(write=True) as conn:
+                yield conn
+        else:
+            async with self._connect(write=True) as conn:
+                yield conn
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A read-only transaction (a consistent snapshot)."""
+        async with self._connect(write=False) as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _connect(self, *, write: bool) -> AsyncIterator[AsyncConnection]:
+        try:
+            async with self.engine.connect() as conn:
+                if write:
+                    conn = await conn.execution_options(qo_write=True)
+                async with conn.begin():
+                    yield conn
+        except (OperationalError, DBAPIError) as exc:
+            if getattr(exc, "connection_invalidated", False) or isinstance(exc, OperationalError):
+                raise UnavailableError(f"the database is not available: {exc.orig}") from exc
+            raise
+
+    async def ping(self) -> None:
+        """Raise ``UnavailableError`` unless a trivial query answers."""
+        async with self.read() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()

@@ -1,0 +1,180 @@
+"""Runs: insert, read, list, and guarded state updates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from quantum_orchestrator.domain.errors import NotFoundError
+from quantum_orchestrator.store.pagination import Page, decode_cursor, encode_cursor
+from quantum_orchestrator.store.tables import runs, steps
+
+Row = dict[str, Any]
+
+
+class DuplicateRunError(Exception):
+    """The idempotency key is already used by another run of the workspace."""
+
+
+class RunStore:
+    """Reads and writes of ``runs``."""
+
+    async def insert(self, conn: AsyncConnection, row: Row) -> None:
+        """Insert a run; raises ``DuplicateRunError`` when its idempotency key is taken."""
+        try:
+            async with conn.begin_nested():
+                await conn.execute(runs.insert().values(**row))
+        except IntegrityError:
+            raise DuplicateRunError(row.get("idempotency_key")) from None
+
+    async def find_by_key(
+        self, conn: AsyncConnection, *, workspace_id: str, key: str
+    ) -> Row | None:
+        """The run created with this idempotency key, if any."""
+        row = (
+            (
+                await conn.execute(
+                    select(runs).where(
+                        runs.c.workspace_id == workspace_id, runs.c.idempotency_key == key
+                    )
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return dict(row) if row else None
+
+    async def get(
+        self, conn: AsyncConnection, *, run_id: str, workspace_id: str | None = None
+    ) -> Row:
+        """One run; scoped by workspace when one is given."""
+        query = select(runs).where(runs.c.id == run_id)
+        if workspace_id is not None:
+            query = query.where(runs.c.workspace_id == workspace_id)
+        row = (await conn.execute(query)).mappings().first()
+        if row is None:
+            raise NotFoundError(f"no run {run_id!r}")
+        return dict(row)
+
+    async def get_many(self, conn: AsyncConnection, run_ids: Sequence[str]) -> dict[str, Row]:
+        """Runs by id."""
+        if not run_ids:
+            return {}
+        rows = (await conn.execute(select(runs).where(runs.c.id.in_(list(run_ids))))).mappings()
+        return {row["id"]: dict(row) for row in rows}
+
+    async def set_state(
+        self,
+        conn: AsyncConnection,
+        *,
+        run_id: str,
+        expected: str,
+        values: dict[str, Any],
+    ) -> bool:
+        """Change a run only if it is still in ``expected`` state; True when it changed."""
+        result = await conn.execute(
+            update(runs).where(runs.c.id == run_id, runs.c.state == expected).values(**values)
+        )
+        return bool(result.rowcount)
+
+    async def mark_running(
+        self,
+        conn: AsyncConnection,
+        *,
+        run_ids: Sequence[str],
+        sources: Sequence[str],
+        now: datetime,
+    ) -> list[Row]:
+        """Runs among ``run_ids`` in a ``sources`` state become running; answers the changed."""
+        if not run_ids:
+            return []
+        result = await conn.execute(
+            update(runs)
+            .where(runs.c.id.in_(list(run_ids)), runs.c.state.in_(list(sources)))
+            .values(
+                state="running", started_at=func.coalesce(runs.c.started_at, now), updated_at=now
+            )
+            .returning(runs.c.id, runs.c.workspace_id)
+        )
+        return [dict(row) for row in result.mappings()]
+
+    async def step_state_counts(self, conn: AsyncConnection, run_id: str) -> dict[str, int]:
+        """How many steps of the run are in each state."""
+        result = await conn.execute(
+            select(steps.c.state, func.count())
+            .where(steps.c.run_id == run_id)
+            .group_by(steps.c.state)
+        )
+        return {state: int(count) for state, count in result.all()}
+
+    async def first_failed_step(self, conn: AsyncConnection, run_id: str) -> Row | None:
+        """The top-level step of the run that failed first."""
+        row = (
+            (
+                await conn.execute(
+                    select(steps.c.node_id, steps.c.error)
+                    .where(
+                        steps.c.run_id == run_id,
+                        steps.c.state == "failed",
+                        steps.c.parent_id.is_(None),
+                    )
+                    .order_by(steps.c.finished_at, steps.c.id)
+                    .limit(1)
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return dict(row) if row else None
+
+    async def page(
+        self,
+        conn: AsyncConnection,
+        *,
+        workspace_id: str,
+        limit: int,
+        cursor: str | None,
+        workflow_id: str | None = None,
+        state: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+    ) -> Page:
+        """Runs, newest first, with filters."""
+        query = select(runs).where(runs.c.workspace_id == workspace_id)
+        if workflow_id:
+            query = query.where(runs.c.workflow_id == workflow_id)
+        if state:
+            query = query.where(runs.c.state == state)
+        if created_after:
+            query = query.where(runs.c.created_at >= created_after)
+        if created_before:
+            query = query.where(runs.c.created_at < created_before)
+        if cursor:
+            created, run_id = decode_cursor(cursor, 2)
+            try:
+                created_at = datetime.fromisoformat(created)
+            except ValueError:
+                decode_cursor("", 2)
+                raise
+            query = query.where(
+                tuple_(runs.c.created_at, runs.c.id) < tuple_(_bind(created_at), run_id)
+            )
+        query = query.order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit + 1)
+        rows = (await conn.execute(query)).mappings().all()
+        items = [dict(row) for row in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit:
+            last = items[-1]
+            next_cursor = encode_cursor(last["created_at"].isoformat(), last["id"])
+        return Page(items=items, next_cursor=next_cursor)
+
+
+def _bind(value: datetime) -> Any:
+    from sqlalchemy import literal
+
+    return literal(value, type_=runs.c.created_at.type)

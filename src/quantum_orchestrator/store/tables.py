@@ -1,0 +1,201 @@
+"""The schema, as SQLAlchemy Core tables. Migrations in ``migrations/`` create the same."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from quantum_orchestrator.store.types import JsonType, UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = String(32)
+
+workspaces = Table(
+    "workspaces",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("slug", String(100), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+workflows = Table(
+    "workflows",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("workspace_id", ID, ForeignKey("workspaces.id"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("spec", JsonType, nullable=False),
+    Column("latest_version", Integer, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("workspace_id", "name"),
+)
+
+versions = Table(
+    "versions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("workflow_id", ID, ForeignKey("workflows.id", ondelete="CASCADE"), nullable=False),
+    Column("workspace_id", ID, nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("spec", JsonType, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("workflow_id", "number"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("workspace_id", ID, nullable=False),
+    Column("workflow_id", ID, ForeignKey("workflows.id"), nullable=False),
+    Column("workflow_name", String(100), nullable=False),
+    Column("version_id", ID, ForeignKey("versions.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("inputs", JsonType, nullable=False),
+    Column("outputs", JsonType, nullable=True),
+    Column("error", JsonType, nullable=True),
+    Column("idempotency_key", String(200), nullable=True),
+    Column("trigger", String(32), nullable=False, default="api"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime, nullable=True),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("workspace_id", "idempotency_key"),
+    Index(None, "workspace_id", "created_at", "id"),
+    Index(None, "workspace_id", "state", "created_at"),
+    Index(None, "workflow_id", "created_at"),
+)
+
+steps = Table(
+    "steps",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("run_id", ID, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("workspace_id", ID, nullable=False),
+    Column("node_id", String(120), nullable=False),
+    Column("node_type", String(200), nullable=False),
+    Column("parent_id", ID, nullable=True),
+    Column("map_index", Integer, nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("pool", String(100), nullable=True),
+    Column("params", JsonType, nullable=True),
+    Column("output", JsonType, nullable=True),
+    Column("error", JsonType, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("attempt_base", Integer, nullable=False, default=0),
+    Column("redeliveries", Integer, nullable=False, default=0),
+    Column("retry", JsonType, nullable=False),
+    Column("timeout", Float, nullable=False),
+    Column("trigger_rule", String(32), nullable=False),
+    Column("up_total", Integer, nullable=False, default=0),
+    Column("up_succeeded", Integer, nullable=False, default=0),
+    Column("up_failed", Integer, nullable=False, default=0),
+    Column("up_skipped", Integer, nullable=False, default=0),
+    Column("skipped_targets", JsonType, nullable=True),
+    Column("available_at", UTCDateTime, nullable=True),
+    Column("wake_at", UTCDateTime, nullable=True),
+    Column("lease_expires_at", UTCDateTime, nullable=True),
+    Column("deadline_at", UTCDateTime, nullable=True),
+    Column("agent_id", ID, nullable=True),
+    Column("queued_at", UTCDateTime, nullable=True),
+    Column("started_at", UTCDateTime, nullable=True),
+    Column("finished_at", UTCDateTime, nullable=True),
+    UniqueConstraint("run_id", "node_id"),
+    Index(None, "state", "available_at"),
+    Index(None, "state", "lease_expires_at"),
+    Index(None, "state", "wake_at"),
+    Index(None, "state", "deadline_at"),
+    Index(None, "agent_id", "state"),
+    Index(None, "parent_id", "map_index"),
+    Index(None, "run_id", "state"),
+)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("step_id", ID, ForeignKey("steps.id", ondelete="CASCADE"), nullable=False),
+    Column("run_id", ID, nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("agent_id", ID, nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("error", JsonType, nullable=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    UniqueConstraint("step_id", "number"),
+    Index(None, "run_id"),
+)
+
+agents = Table(
+    "agents",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("workspace_id", ID, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("pool", String(100), nullable=False),
+    Column("capabilities", JsonType, nullable=False),
+    Column("concurrency", Integer, nullable=False),
+    Column("version", String(50), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("builtin", Boolean, nullable=False, default=False),
+    Column("registered_at", UTCDateTime, nullable=False),
+    Column("last_heartbeat_at", UTCDateTime, nullable=False),
+    Column("steps_done", Integer, nullable=False, default=0),
+    Index(None, "state", "last_heartbeat_at"),
+    Index(None, "workspace_id", "registered_at"),
+)
+
+capabilities = Table(
+    "capabilities",
+    metadata,
+    Column("workspace_id", ID, primary_key=True),
+    Column("name", String(200), primary_key=True),
+    Column("category", String(100), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("params_schema", JsonType, nullable=False),
+    Column("pool", String(100), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("workspace_id", ID, nullable=False),
+    Column("run_id", ID, nullable=False),
+    Column("step_id", ID, nullable=True),
+    Column("node_id", String(120), nullable=True),
+    Column("type", String(64), nullable=False),
+    Column("state", String(16), nullable=True),
+    Column("data", JsonType, nullable=True),
+    Column("ts", UTCDateTime, nullable=False),
+    Index(None, "run_id", "id"),
+)
