@@ -1,0 +1,62 @@
+"""A real server (``create_app``) on a free port of 127.0.0.1, inside the test's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import uvicorn
+from fastapi import FastAPI
+
+from quantum_orchestrator.api.app import create_app
+from quantum_orchestrator.engine.engine import Engine
+from quantum_orchestrator.settings import Settings
+
+
+@dataclass
+class LiveApp:
+    """A running app: its URL, the app object and its engine."""
+
+    url: str
+    app: FastAPI
+    settings: Settings
+
+    @property
+    def engine(self) -> Engine:
+        """The engine inside the app."""
+        engine: Engine = self.app.state.engine
+        return engine
+
+
+@asynccontextmanager
+async def live_app(settings: Settings) -> AsyncIterator[LiveApp]:
+    """Serve ``create_app(settings)`` with uvicorn until the block ends."""
+    app = create_app(settings)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app, lifespan="on", log_config=None, access_log=False, timeout_graceful_shutdown=1
+    )
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError("the server stopped while starting")
+        if loop.time() > deadline:
+            raise RuntimeError("the server did not start")
+        await asyncio.sleep(0.01)
+    try:
+        yield LiveApp(url=f"http://127.0.0.1:{port}", app=app, settings=settings)
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 30)
+        sock.close()
