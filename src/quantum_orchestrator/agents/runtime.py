@@ -430,7 +430,9 @@ class AgentRuntime:
                 self._results_ready.clear()
                 await self._results_ready.wait()
                 continue
-            if len(self._results) < batch_size and not self._flush_closing:
+            if len(self._results) < batch_size and self._inflight and not self._flush_closing:
+                # Other attempts are still running: wait a moment so their results share
+                # this request. With nothing running, waiting would only add latency.
                 await asyncio.sleep(self._options.result_flush_delay)
             # Results leave the buffer only once the server has them: a failure (or a
             # cancellation mid-call) keeps them for the next try.

@@ -1,4 +1,4 @@
-"""ASGI middleware: request ids, body size limit, request timeout, access metrics.
+"""ASGI middleware: request ids, body size limit, request timeout, HEAD, security headers, metrics.
 
 Written as plain ASGI (not ``BaseHTTPMiddleware``) so streaming answers (Server-Sent Events)
 pass through untouched and the body limit is enforced while the body is read.
@@ -28,6 +28,10 @@ logger = logging.getLogger("quantum_orchestrator.api")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,100}$")
 # Long-lived answers: an event stream and the agents' long-poll manage their own time.
 _NO_TIMEOUT = re.compile(r"^/api/v1/(runs/[^/]+/events|agent/[^/]+/claim)$")
+_SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+)
 
 
 class _BodyTooLargeError(Exception):
@@ -59,23 +63,43 @@ class RequestContext:
         tokens = bind_context(request_id=request_id)
         started = time.perf_counter()
         status_holder = {"status": 500, "started": False}
+        too_large = False
+        head = scope["method"] == "HEAD" and not _NO_TIMEOUT.match(scope.get("path", ""))
+        if head:
+            # HEAD is answered like GET without the body (RFC 9110 §9.3.2). The scope is copied
+            # so the server still knows the request was a HEAD.
+            scope = {**scope, "method": "GET"}
 
         async def send_with_id(message: Message) -> None:
+            if too_large:
+                # The body went past the limit while the app read it; whatever the app answers
+                # (frameworks turn a failing read into a 400), the client gets the 413 instead.
+                return
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
                 status_holder["started"] = True
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                    *_SECURITY_HEADERS,
+                ]
+            elif head and message["type"] == "http.response.body":
+                message = {**message, "body": b""}
             await send(message)
 
         received = 0
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
+                    if not status_holder["started"]:
+                        await self._problem(
+                            send_with_id, scope, 413, "body_too_large", self._too_large()
+                        )
+                        too_large = True
                     raise _BodyTooLargeError
             return message
 
@@ -90,8 +114,7 @@ class RequestContext:
                 async with asyncio.timeout(self.timeout):
                     await self.app(scope, limited_receive, send_with_id)
         except _BodyTooLargeError:
-            if not status_holder["started"]:
-                await self._problem(send_with_id, scope, 413, "body_too_large", self._too_large())
+            pass
         except TimeoutError:
             if not status_holder["started"]:
                 await self._problem(

@@ -81,21 +81,36 @@ def problem(
     )
 
 
-def _validation_errors(exc: RequestValidationError) -> list[FieldError]:
+def _validation_errors(exc: RequestValidationError) -> tuple[list[FieldError], bool]:
+    """The located errors of a rejected request, and whether its body was not JSON at all."""
     found: list[FieldError] = []
+    malformed = False
     for error in exc.errors():
-        location = [part for part in error.get("loc", ()) if part not in ("body",)]
+        loc = tuple(error.get("loc", ()))
+        location = list(loc[1:]) if loc[:1] == ("body",) else list(loc)
         kind = error.get("type", "")
+        if kind in ("json_invalid", "value_error.jsondecode"):
+            # FastAPI locates a syntax error by its character offset, which is no field path.
+            malformed = True
+            reason = str(error.get("ctx", {}).get("error", error.get("msg")))
+            where = f" at position {location[0]}" if location else ""
+            found.append(FieldError("", f"malformed JSON{where}: {reason}"))
+            continue
         if kind == "missing":
-            message = "required"
+            message = "required" if location else "a JSON body is required"
         elif kind == "extra_forbidden":
             message = "unknown field"
-        elif kind in ("json_invalid", "value_error.jsondecode"):
-            message = "malformed JSON: " + str(error.get("ctx", {}).get("error", error.get("msg")))
         else:
             message = str(error.get("msg", "invalid"))
         found.append(FieldError(format_path(location), message))
-    return found
+    return found, malformed
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -117,16 +132,25 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = _validation_errors(exc)
-        malformed = any(e.message.startswith("malformed JSON") for e in errors)
-        detail = (
-            "the request body is not valid JSON"
-            if malformed
-            else f"the request is invalid: {errors[0]}"
-            + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")
-            if errors
-            else "the request is invalid"
-        )
+        content_type = request.headers.get("content-type", "")
+        body_rejected = any(tuple(e.get("loc", ()))[:1] == ("body",) for e in exc.errors())
+        if body_rejected and content_type and not _is_json(content_type):
+            return problem(
+                request,
+                status=415,
+                detail=f"the request body must be JSON (Content-Type: application/json), "
+                f"not {content_type.split(';', 1)[0].strip()}",
+                code="unsupported_media_type",
+            )
+        errors, malformed = _validation_errors(exc)
+        if malformed:
+            detail = "the request body is not valid JSON"
+        elif errors:
+            detail = f"the request is invalid: {errors[0]}" + (
+                f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+            )
+        else:
+            detail = "the request is invalid"
         return problem(
             request,
             status=400 if malformed else 422,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Response
 
 from quantum_orchestrator.api.deps import EngineDep, PrincipalDep, SettingsDep
 from quantum_orchestrator.api.paging import page_limit
@@ -102,7 +102,7 @@ async def list_versions(
 @router.get("/{ref}/versions/{number}")
 async def get_version(
     ref: str,
-    number: Annotated[int, Query(ge=1, le=2_147_483_647)] | int,
+    number: Annotated[int, Path(ge=1, le=2_147_483_647)],
     engine: EngineDep,
     principal: PrincipalDep,
 ) -> dict[str, Any]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import platform
+import signal
+from types import FrameType
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -66,11 +68,25 @@ def up(
         from quantum_orchestrator.api.server import serve
     except ImportError as exc:
         fail(f"the server is not available in this installation: {exc}")
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         asyncio.run(serve(settings))
     except KeyboardInterrupt:
-        # Ctrl-C is how the server is normally stopped.
+        # Ctrl-C and SIGTERM are how the server is normally stopped.
         err("stopped")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM stops the server like Ctrl-C does: a clean exit with status 0.
+
+    uvicorn handles SIGTERM itself (graceful shutdown) and then raises the signal again for the
+    handler that was there before it; without this one that is the default action, and the
+    process would end killed by SIGTERM (status -15) after an orderly shutdown. Before uvicorn
+    listens, it interrupts the start-up the same way.
+    """
+    raise KeyboardInterrupt
 
 
 @db_app.command("upgrade")

@@ -10,6 +10,7 @@ def find_cycle(nodes: Iterable[str], edges: Iterable[tuple[str, str]]) -> list[s
     children: dict[str, list[str]] = {node: [] for node in nodes}
     for source, target in edges:
         children.setdefault(source, []).append(target)
+        children.setdefault(target, [])
     white, grey, black = 0, 1, 2
     color = dict.fromkeys(children, white)
     for root in children:

@@ -6,6 +6,7 @@ The decisions the engine takes when an upstream step finishes are pure functions
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,7 +29,11 @@ class Retry:
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         """Seconds to wait before the attempt after ``attempt``: full jitter over the cap."""
-        cap = min(self.max_interval, self.initial_interval * self.backoff ** max(attempt - 1, 0))
+        try:
+            growth = self.initial_interval * self.backoff ** max(attempt - 1, 0)
+        except OverflowError:  # a float power past 1e308: the cap is max_interval anyway
+            growth = math.inf if self.initial_interval > 0 else 0.0
+        cap = min(self.max_interval, growth)
         return (rng or _RNG).uniform(0, cap)
 
     def to_dict(self) -> dict[str, Any]:

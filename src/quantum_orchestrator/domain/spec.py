@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 TriggerRule = Literal["all_success", "all_done", "one_success", "none_failed"]
 TRIGGER_RULES: tuple[str, ...] = ("all_success", "all_done", "one_success", "none_failed")
@@ -52,6 +52,25 @@ class Node(BaseModel):
     trigger_rule: TriggerRule | None = None
     pool: str | None = Field(None, pattern=NAME_PATTERN)
     position: Position | list[float] | None = None
+
+    @field_validator("position", mode="before")
+    @classmethod
+    def _check_position(cls, value: Any) -> Any:
+        # One clear message instead of one per member of the union.
+        if value is None or isinstance(value, Position):
+            return value
+        if isinstance(value, list):
+            if all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):
+                return value
+            raise ValueError("a position is {x, y} or [x, y], with numbers")
+        if isinstance(value, dict):
+            try:
+                return Position.model_validate(value)
+            except ValidationError as exc:
+                first = exc.errors(include_url=False)[0]
+                field = ".".join(str(part) for part in first["loc"])
+                raise ValueError(f"{field}: {first['msg']}") from None
+        raise ValueError("a position is {x, y} or [x, y], with numbers")
 
 
 class Connection(BaseModel):

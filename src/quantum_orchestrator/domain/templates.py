@@ -8,6 +8,7 @@ are errors, never silently empty.
 from __future__ import annotations
 
 import json
+import math
 import operator
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -27,12 +28,13 @@ _NODE_REFERENCE = re.compile(
 # A template may build strings and lists, but not unbounded ones: this caps the size of the
 # result of `*` and `**` so one expression cannot exhaust the server's memory.
 _MAX_PRODUCT = 1_000_000
+# Integers are capped too: ``(10 ** 1000) ** 1000`` is a million digits, slow to compute and
+# impossible to store (Python refuses to print an int of more than 4300 digits).
+_MAX_INT_BITS = 10_000
 
 
-def _bounded_size(value: Any) -> int:
-    if isinstance(value, str | list | tuple | bytes):
-        return len(value)
-    return 1
+def _is_sequence(value: Any) -> bool:
+    return isinstance(value, str | list | tuple | bytes)
 
 
 class _Sandbox(ImmutableSandboxedEnvironment):
@@ -42,10 +44,22 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         if operator_name == "**":
             if isinstance(right, int | float) and abs(right) > 1000:
                 raise SecurityError("exponent too large")
+            if (
+                isinstance(left, int)
+                and isinstance(right, int)
+                and left.bit_length() * right > _MAX_INT_BITS
+            ):
+                raise SecurityError("the result of ** would be too large")
             return operator.pow(left, right)
-        if isinstance(right, int) and _bounded_size(left) * abs(right) > _MAX_PRODUCT:
+        if (
+            isinstance(left, int)
+            and isinstance(right, int)
+            and left.bit_length() + right.bit_length() > _MAX_INT_BITS
+        ):
             raise SecurityError("the result of * would be too large")
-        if isinstance(left, int) and _bounded_size(right) * abs(left) > _MAX_PRODUCT:
+        if _is_sequence(left) and isinstance(right, int) and len(left) * right > _MAX_PRODUCT:
+            raise SecurityError("the result of * would be too large")
+        if _is_sequence(right) and isinstance(left, int) and len(right) * left > _MAX_PRODUCT:
             raise SecurityError("the result of * would be too large")
         return operator.mul(left, right)
 
@@ -77,6 +91,8 @@ def _compile_template(source: str) -> Any:
 
 
 def _to_json_value(value: Any, where: str) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise TemplateError(f"{_prefix(where)}the expression gives {value}, not a JSON number")
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, Undefined):
@@ -85,7 +101,9 @@ def _to_json_value(value: Any, where: str) -> Any:
         return {str(key): _to_json_value(item, where) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_to_json_value(item, where) for item in value]
-    raise TemplateError(f"{where}: the expression gives a {type(value).__name__}, not a JSON value")
+    raise TemplateError(
+        f"{_prefix(where)}the expression gives a {type(value).__name__}, not a JSON value"
+    )
 
 
 def render_string(source: str, context: Mapping[str, Any], *, where: str = "") -> Any:
@@ -103,15 +121,23 @@ def render_string(source: str, context: Mapping[str, Any], *, where: str = "") -
     except TemplateSyntaxError as exc:
         raise TemplateError(f"{_prefix(where)}template syntax error: {exc.message}") from None
     except UndefinedError as exc:
-        raise TemplateError(f"{_prefix(where)}{exc.message}") from None
+        raise TemplateError(f"{_prefix(where)}{_undefined_message(exc, context)}") from None
     except SecurityError as exc:
         raise TemplateError(f"{_prefix(where)}not allowed: {exc}") from None
-    except (ArithmeticError, TypeError, ValueError, LookupError, RecursionError) as exc:
+    except Exception as exc:  # noqa: BLE001 - templates are user code: any failure is theirs
         raise TemplateError(f"{_prefix(where)}{type(exc).__name__}: {exc}") from None
 
 
 def _prefix(where: str) -> str:
     return f"{where}: " if where else ""
+
+
+def _undefined_message(exc: UndefinedError, context: Mapping[str, Any]) -> str:
+    message = exc.message or "undefined"
+    if message.endswith(" is undefined"):
+        names = ", ".join(sorted(context)) or "none"
+        message += f" (the names a template can use here: {names})"
+    return message
 
 
 def render(value: Any, context: Mapping[str, Any], *, where: str = "") -> Any:
@@ -134,7 +160,9 @@ def check_syntax(value: Any, *, where: str = "") -> list[tuple[str, str]]:
     if isinstance(value, str):
         if has_template(value):
             try:
-                _compile_template(value)
+                # Generating the Python source finds syntax errors and unknown filters and
+                # tests; compiling it to bytecode (half the cost) can wait until a run renders.
+                _environment().compile(value, raw=True)
             except TemplateSyntaxError as exc:
                 problems.append((where, f"template syntax error: {exc.message}"))
     elif isinstance(value, dict):

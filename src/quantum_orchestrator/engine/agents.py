@@ -253,12 +253,14 @@ class AgentService:
                 step = steps.get(result["step_id"])
                 if (
                     step is None
+                    or step["id"] in accepted
                     or step["state"] != StepState.RUNNING
                     or step["agent_id"] != agent_id
                     or step["attempts"] != result["attempt"]
                 ):
                     # A late answer for an attempt the engine no longer waits for (cancelled,
-                    # timed out or handed to another agent) is refused, not applied.
+                    # timed out or handed to another agent) is refused, not applied; so is a
+                    # second result for the same attempt in one batch.
                     rejected.append(result["step_id"])
                     continue
                 accepted.append(step["id"])

@@ -63,7 +63,11 @@ class Scheduler:
         )
         roots = [row for row in rows if row["up_total"] == 0]
         finished = await self._activate(tx, run=run, plan=plan, rows=roots)
-        await self.propagate(tx, finished)
+        if finished:
+            await self.propagate(tx, finished)
+        else:
+            # Nothing finished, so nothing settled the run: it may wait on a delay only.
+            await self.settle_run(tx, run)
 
     async def restart(self, tx: Tx, *, run: Row, plan: Plan, rows: Sequence[Row]) -> None:
         """Start again the reset steps of a retried run whose upstream steps allow it."""
@@ -129,6 +133,11 @@ class Scheduler:
     ) -> dict[str, Any]:
         """What templates see: inputs, the referenced nodes' outputs, the run."""
         outputs = await self.repos.steps.outputs(tx.conn, run["id"], refs)
+        return self._context_of(run, outputs, extra)
+
+    def _context_of(
+        self, run: Row, outputs: Mapping[str, Row], extra: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         return {
             "inputs": run["inputs"],
             "nodes": {
@@ -155,12 +164,13 @@ class Scheduler:
             refs |= node.refs
             if node.node_type and node.node_type.receives_upstream:
                 refs |= set(node.upstream)
-        context = await self.context(tx, run=run, refs=refs) if rows else {}
+        outputs = await self.repos.steps.outputs(tx.conn, run["id"], refs) if rows else {}
+        context = self._context_of(run, outputs)
         queued: list[Row] = []
         for row in rows:
             node = plan.nodes[row["node_id"]]
             try:
-                params = self._render_params(node, context)
+                params = self._render_params(node, context, outputs)
             except QOError as exc:
                 finished.append(await self._fail_now(tx, run, row, exc.to_dict()))
                 continue
@@ -174,18 +184,23 @@ class Scheduler:
             await self._queue(tx, run, queued, rows)
         return finished
 
-    def _render_params(self, node: PlanNode, context: Mapping[str, Any]) -> Any:
+    def _render_params(
+        self, node: PlanNode, context: Mapping[str, Any], outputs: Mapping[str, Row]
+    ) -> Any:
         raw = node.node_type.raw_params if node.node_type else frozenset()
         params = {
             key: value if key in raw else render(value, context, where=f"params.{key}")
             for key, value in node.params.items()
         }
         if node.node_type and node.node_type.receives_upstream:
-            nodes = context.get("nodes", {})
+            # Only the upstream steps that succeeded and whose connection to this node was
+            # taken (its ``when`` held, or its branch label was selected) are merged.
             params["upstream"] = {
-                up: nodes[up]["output"]
+                up: outputs[up]["output"]
                 for up in node.upstream
-                if up in nodes and nodes[up]["state"] == "succeeded"
+                if up in outputs
+                and outputs[up]["state"] == "succeeded"
+                and node.id not in (outputs[up].get("skipped_targets") or [])
             }
         size = json_size(params)
         if size > self.settings.max_output_bytes:

@@ -20,6 +20,10 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from quantum_orchestrator.domain.errors import InvalidInputError, UnavailableError
+from quantum_orchestrator.store.sqlite_inline import inline_connector
+
+# How long a SQLite write waits for another process's write lock.
+_BUSY_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,9 +50,10 @@ class Database:
         self._write_lock = asyncio.Lock()
         kwargs: dict[str, Any] = {"echo": options.echo}
         if self.is_sqlite:
-            if url.database and url.database != ":memory:":
-                Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-            kwargs["connect_args"] = {"timeout": 30}
+            database = url.database or ":memory:"
+            if database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["async_creator"] = inline_connector(database, busy_timeout=_BUSY_TIMEOUT)
         else:
             kwargs["pool_size"] = options.pool_size
             kwargs["max_overflow"] = options.pool_size
@@ -69,7 +74,7 @@ class Database:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={int(_BUSY_TIMEOUT * 1000)}")
             cursor.close()
 
         @event.listens_for(sync_engine, "begin")

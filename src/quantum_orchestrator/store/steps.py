@@ -60,12 +60,12 @@ class StepStore:
     async def outputs(
         self, conn: AsyncConnection, run_id: str, node_ids: Iterable[str]
     ) -> dict[str, Row]:
-        """The state and output of some top-level steps (what templates read)."""
+        """State, output and untaken connections of top-level steps (what templates read)."""
         ids = list(node_ids)
         if not ids:
             return {}
         rows = await conn.execute(
-            select(steps.c.node_id, steps.c.state, steps.c.output).where(
+            select(steps.c.node_id, steps.c.state, steps.c.output, steps.c.skipped_targets).where(
                 steps.c.run_id == run_id, steps.c.node_id.in_(ids)
             )
         )

@@ -505,6 +505,9 @@ def serving(app: ASGIApp) -> Iterator[str]:
     port = sock.getsockname()[1]
     config = uvicorn.Config(
         app,
+        # The stock asyncio loop: uvloop would become the process-wide default and hide
+        # the lines it runs from coverage.
+        loop="asyncio",
         log_level="critical",
         lifespan="off",
         ws="none",
