@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from tests.e2e.harness import Cluster, cluster
 
 TASKS = Path(__file__).resolve().parent / "agent_tasks.py"

@@ -236,7 +236,9 @@ class Cluster:
         self, module: str, *, name: str, extra: list[str] | None = None, online: bool = True
     ) -> Proc:
         """``qo agent --import MODULE --name NAME``; waits until it is online unless told not to."""
-        proc = self.spawn(f"agent-{name}", "agent", "--import", module, "--name", name, *(extra or []))
+        proc = self.spawn(
+            f"agent-{name}", "agent", "--import", module, "--name", name, *(extra or [])
+        )
         if online:
             self.wait_agent(name, "online", proc=proc)
         return proc
@@ -258,8 +260,12 @@ class Cluster:
 
     def close(self) -> None:
         """Stop every process (SIGTERM, then SIGKILL) and close the HTTP client."""
+        # Agents and CLI calls first: an agent whose server is gone has nothing to drain to.
+        others = [p for p in self.procs if p.name != "server"]
+        servers = [p for p in self.procs if p.name == "server"]
+        order = others[::-1] + servers[::-1]
         try:
-            for proc in reversed(self.procs):
+            for proc in order:
                 with contextlib.suppress(Exception):
                     proc.stop()
         finally:
@@ -352,7 +358,9 @@ class Cluster:
 
     def start_run(self, workflow: str, inputs: dict[str, Any] | None = None) -> str:
         """Start a run over HTTP; returns its id."""
-        response = self._http.post(f"/api/v1/workflows/{workflow}/runs", json={"inputs": inputs or {}})
+        response = self._http.post(
+            f"/api/v1/workflows/{workflow}/runs", json={"inputs": inputs or {}}
+        )
         response.raise_for_status()
         run_id: str = response.json()["id"]
         return run_id

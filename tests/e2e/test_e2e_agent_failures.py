@@ -7,7 +7,6 @@ import json
 import signal
 
 import pytest
-
 from tests.e2e.harness import Cluster, running_on_agent, step_of
 
 pytestmark = pytest.mark.e2e
@@ -86,9 +85,7 @@ def test_agent_sigterm_drains_running_step(qo: Cluster) -> None:
 
     run_id = qo.start_run("slow")
     qo.wait_step(run_id, "work", running_on_agent, "running on the agent")
-    qo.wait_step(
-        run_id, "work", lambda _: bool(qo.jsonl("attempts.jsonl")), "the handler to start"
-    )
+    qo.wait_step(run_id, "work", lambda _: bool(qo.jsonl("attempts.jsonl")), "the handler to start")
     agent.signal(signal.SIGTERM)
     assert agent.wait(timeout=30) == 0, agent.tail()
 
@@ -100,4 +97,10 @@ def test_agent_sigterm_drains_running_step(qo: Cluster) -> None:
     assert work["output"]["pid"] == agent.pid
     assert len(qo.jsonl("attempts.jsonl")) == 1
     assert qo.wait_agent("drainer", "offline", deadline=5)["id"] == agent_id
-    assert "Traceback" not in agent.log()
+    log = agent.log()
+    assert "Traceback" not in log
+    # `qo agent` logs JSON lines like `qo up` (QO_LOG_FORMAT=json): registration and drain.
+    events = [json.loads(line)["event"] for line in log.splitlines() if line.startswith("{")]
+    assert any(e.startswith("agent drainer registered as") for e in events), log
+    assert any(e.startswith("SIGTERM received") for e in events), log
+    assert f"agent {agent_id} deregistered" in events, log

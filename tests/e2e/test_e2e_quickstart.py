@@ -8,7 +8,6 @@ import signal
 import time
 
 import pytest
-
 from tests.e2e.harness import Cluster, free_port, step_of, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -83,7 +82,8 @@ def test_quick_start(qo: Cluster) -> None:
         assert deployed.stdout.strip() == f"deployed {name} version 1"
 
     # A run that succeeds prints its outputs and exits 0; --input values keep their JSON type.
-    ok = qo.qo("run", "hello", "--input-file", "inputs.json", "--input", "who=e2e", "-i", "times=3", "--wait")
+    inputs = ("--input-file", "inputs.json", "--input", "who=e2e", "-i", "times=3")
+    ok = qo.qo("run", "hello", *inputs, "--wait")
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "Traceback" not in ok.stderr
     assert json.loads(ok.stdout) == {
@@ -122,9 +122,7 @@ def test_quick_start(qo: Cluster) -> None:
 
     # A run sitting in a long core.delay: `qo run --wait` exits 2 once `qo runs cancel` lands.
     waiter = qo.spawn("waiter", "run", "sleepy", "--wait")
-    sleepy = wait_for(
-        lambda: qo.get("runs?workflow=sleepy")["items"], "the sleepy run to start"
-    )[0]
+    sleepy = wait_for(lambda: qo.get("runs?workflow=sleepy")["items"], "the sleepy run to start")[0]
     qo.wait_step(sleepy["id"], "nap", lambda s: s["state"] == "waiting", "waiting in its delay")
     cancelled = qo.qo("runs", "cancel", sleepy["id"])
     assert cancelled.returncode == 0, cancelled.stderr

@@ -6,7 +6,6 @@ import signal
 import time
 
 import pytest
-
 from tests.e2e.harness import Cluster, step_of
 
 pytestmark = pytest.mark.e2e
@@ -110,7 +109,10 @@ def test_server_killed_mid_run_recovers(qo: Cluster) -> None:
         old = next(a for a in qo.agents() if a["id"] == worker_id_before)
         assert old["state"] in ("lost", "offline"), old
 
-    # The restarted server stops cleanly too.
+    # The agent drains and leaves the restarted server; then the server stops cleanly too.
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0, worker.tail()
+    assert qo.wait_agent("worker", "offline", deadline=10)["id"] == agent["id"]
     started = time.monotonic()
     restarted.signal(signal.SIGTERM)
     assert restarted.wait(timeout=20) == 0, restarted.tail()

@@ -7,10 +7,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import select, update
+from tests.support.engine import EngineEnv
 
 from quantum_orchestrator.domain.agent_protocol import Result, Task
 from quantum_orchestrator.store.tables import attempts, events, steps
-from tests.support.engine import EngineEnv
 
 T = TypeVar("T")
 # ``await open_env(**engine_settings)`` (the fixture of tests/integration/engine/conftest.py).

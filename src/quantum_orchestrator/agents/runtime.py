@@ -265,8 +265,11 @@ class AgentRuntime:
 
     async def _sleep_unless_stopped(self, delay: float) -> bool:
         """Sleep ``delay`` seconds; False if a shutdown was requested meanwhile."""
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+        # that arrives as the event fires, and the drain's cancel of this loop would be lost.
         try:
-            await asyncio.wait_for(self._stop_requested.wait(), timeout=delay)
+            async with asyncio.timeout(delay):
+                await self._stop_requested.wait()
         except TimeoutError:
             return True
         return False
@@ -378,6 +381,11 @@ class AgentRuntime:
             except Exception as exc:  # noqa: BLE001 - a missed heartbeat is retried next period
                 logger.warning("heartbeat failed: %s: %s", type(exc).__name__, exc)
                 continue
+            if answer.get("state") == "draining" and not self.stopping:
+                # An operator drained this agent on the server: finish what it holds, then
+                # leave, as on SIGTERM.
+                logger.info("agent %s drained by the server", agent_id)
+                self.request_shutdown()
             for step_id in answer.get("cancel", []):
                 attempt = self._inflight.get(step_id)
                 if attempt is not None:

@@ -24,7 +24,8 @@ from quantum_orchestrator.agents.runtime import AgentRuntime
 from quantum_orchestrator.agents.serve import DEFAULT_CONCURRENCY, DEFAULT_POOL, serve_agents
 from quantum_orchestrator.domain.agent_protocol import CapabilityInfo
 
-CAPABILITY_NAME = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_.]*$")
+# The server's rule for node types (``category.name``, dotted parts, no empty part).
+CAPABILITY_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 _CATEGORY = re.compile(r"^[a-z][a-z0-9_]*$")
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -7,6 +7,7 @@ from typing import Any, cast
 from fastapi import APIRouter, Response
 
 from quantum_orchestrator.api.deps import EngineDep, PrincipalDep
+from quantum_orchestrator.api.routing import JsonRoute
 from quantum_orchestrator.api.schemas import ClaimBody, HeartbeatBody, RegistrationBody, ResultsBody
 from quantum_orchestrator.domain.agent_protocol import (
     HeartbeatAnswer,
@@ -16,7 +17,7 @@ from quantum_orchestrator.domain.agent_protocol import (
     ResultsAnswer,
 )
 
-router = APIRouter(prefix="/api/v1/agent", tags=["agent protocol"])
+router = APIRouter(prefix="/api/v1/agent", tags=["agent protocol"], route_class=JsonRoute)
 
 
 @router.post("/register", status_code=201)

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Query
 
 from quantum_orchestrator.api.deps import EngineDep, PrincipalDep, SettingsDep
 from quantum_orchestrator.api.paging import page_limit
+from quantum_orchestrator.api.routing import JsonRoute
 from quantum_orchestrator.api.schemas import agent_out
 from quantum_orchestrator.domain.states import AgentState
 
-router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
+router = APIRouter(prefix="/api/v1/agents", tags=["agents"], route_class=JsonRoute)
 
 
 @router.get("")

@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import APIRouter
 
 from quantum_orchestrator.api.deps import EngineDep, PrincipalDep
+from quantum_orchestrator.api.routing import JsonRoute
 from quantum_orchestrator.domain.node_types import CATEGORIES
 
-router = APIRouter(prefix="/api/v1/node-types", tags=["node types"])
+router = APIRouter(prefix="/api/v1/node-types", tags=["node types"], route_class=JsonRoute)
 
 
 @router.get("")

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
+from pydantic import AwareDatetime
 
 from quantum_orchestrator.api.deps import EngineDep, PrincipalDep, SettingsDep
 from quantum_orchestrator.api.paging import page_limit
+from quantum_orchestrator.api.routing import JsonRoute
 from quantum_orchestrator.api.schemas import event_out, run_out
 from quantum_orchestrator.domain.states import RunState
 from quantum_orchestrator.engine.engine import Engine
 
-router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
+router = APIRouter(prefix="/api/v1/runs", tags=["runs"], route_class=JsonRoute)
 
 _TERMINAL_EVENTS = {
     f"run.{state.value}" for state in (RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED)
@@ -33,8 +34,12 @@ async def list_runs(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     workflow: Annotated[str | None, Query(max_length=100, description="Id or name.")] = None,
     state: RunState | None = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
+    created_after: Annotated[
+        AwareDatetime | None, Query(description="ISO 8601 with a time zone.")
+    ] = None,
+    created_before: Annotated[
+        AwareDatetime | None, Query(description="ISO 8601 with a time zone.")
+    ] = None,
 ) -> dict[str, Any]:
     """Runs, newest first, filtered by workflow, state and creation time."""
     page = await engine.runs.page(
@@ -88,7 +93,7 @@ async def run_events(
     )
     start = after if after is not None else _parse_id(last_event_id)
     return StreamingResponse(
-        _stream(engine, run_id=run["id"], after=start),
+        _stream(engine, workspace_id=principal.workspace_id, run_id=run["id"], after=start),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -102,9 +107,15 @@ def _frame(event: dict[str, Any]) -> str:
     return f"id: {event['id']}\nevent: {event['type']}\ndata: {json.dumps(event_out(event))}\n\n"
 
 
-async def _stream(engine: Engine, *, run_id: str, after: int) -> AsyncIterator[str]:
+async def _stream(
+    engine: Engine, *, workspace_id: str, run_id: str, after: int
+) -> AsyncIterator[str]:
     last = after
     async with engine.bus.subscribe(run_id=run_id) as subscription:
+        # Read whether the run had ended before the replay: its terminal event is then committed
+        # and replayed below, unless the client resumes past it, when nothing more will come.
+        run = await engine.runs.get(workspace_id=workspace_id, run_id=run_id, with_steps=False)
+        ended = RunState(run["state"]).terminal
         # Replay from the database first; the subscription, opened before, catches anything
         # committed meanwhile (duplicates are dropped by id).
         while True:
@@ -117,6 +128,8 @@ async def _stream(engine: Engine, *, run_id: str, after: int) -> AsyncIterator[s
                     return
             if len(rows) < 1000:
                 break
+        if ended:
+            return
         while True:
             event = await subscription.get(_KEEPALIVE_SECONDS)
             if subscription.overflowed:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Path, Query, Response
 
 from quantum_orchestrator.api.deps import EngineDep, PrincipalDep, SettingsDep
 from quantum_orchestrator.api.paging import page_limit
+from quantum_orchestrator.api.routing import JsonRoute
 from quantum_orchestrator.api.schemas import (
     RunBody,
     SpecBody,
@@ -17,7 +18,7 @@ from quantum_orchestrator.api.schemas import (
     workflow_summary,
 )
 
-router = APIRouter(prefix="/api/v1/workflows", tags=["workflows"])
+router = APIRouter(prefix="/api/v1/workflows", tags=["workflows"], route_class=JsonRoute)
 
 
 @router.post("/validate")

@@ -10,10 +10,12 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 
+import pydantic
 import typer
 
 from quantum_orchestrator.domain.errors import QOError
 from quantum_orchestrator.sdk.client import Client, ClientError
+from quantum_orchestrator.settings import Settings
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -49,6 +51,18 @@ def fail(
         text = str(item.get("message") or "")
         err(f"  {path}: {text}" if path else f"  {text}")
     raise typer.Exit(code)
+
+
+def build_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, with the options given on the command line on top."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**given)
+    except pydantic.ValidationError as exc:
+        problems = [
+            {"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
+        ]
+        fail("invalid settings (check the options and QO_* variables)", problems)
 
 
 def guarded(fn: Callable[P, R]) -> Callable[P, R]:

@@ -18,6 +18,7 @@ from quantum_orchestrator.cli._common import (
     JsonOpt,
     ServerOpt,
     TokenOpt,
+    build_settings,
     echo_json,
     err,
     fail,
@@ -168,6 +169,11 @@ def agent_command(
         if not found:
             fail(f"{module_name} defines no Agent instance at module level", code=2)
         agents.extend(a for a in found if all(a is not b for b in agents))
+    # Log like `qo up` does (QO_LOG_LEVEL, QO_LOG_FORMAT): registrations, drains, lost servers.
+    settings = build_settings()
+    from quantum_orchestrator.observability.logging import configure_logging
+
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
     try:
         asyncio.run(
             serve_agents(

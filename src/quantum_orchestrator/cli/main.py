@@ -5,17 +5,15 @@ from __future__ import annotations
 import asyncio
 import platform
 import signal
-from types import FrameType
 from pathlib import Path
-from typing import Annotated, Any
+from types import FrameType
+from typing import Annotated
 
-import pydantic
 import typer
 
 from quantum_orchestrator.__about__ import __version__
 from quantum_orchestrator.cli import agents, runs, workflow
-from quantum_orchestrator.cli._common import err, fail, guarded
-from quantum_orchestrator.settings import Settings
+from quantum_orchestrator.cli._common import build_settings, err, fail, guarded
 
 app = typer.Typer(
     name="qo",
@@ -37,18 +35,6 @@ DataDirOpt = Annotated[
     Path | None,
     typer.Option("--data-dir", help="Data directory (env QO_DATA_DIR).", show_default=False),
 ]
-
-
-def build_settings(**overrides: Any) -> Settings:
-    """Settings from the environment, with the options given on the command line on top."""
-    given = {k: v for k, v in overrides.items() if v is not None}
-    try:
-        return Settings(**given)
-    except pydantic.ValidationError as exc:
-        problems = [
-            {"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
-        ]
-        fail("invalid settings (check the options and QO_* variables)", problems)
 
 
 @app.command("up")

@@ -15,13 +15,13 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined
+from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from quantum_orchestrator.domain.errors import TemplateError
 
-_WHOLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>.*?)\}\}\s*$", re.DOTALL)
+_WHOLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>.*)\}\}\s*$", re.DOTALL)
 _NODE_REFERENCE = re.compile(
     r"\bnodes\s*(?:\.\s*(?P<attr>[A-Za-z_][A-Za-z0-9_]*)|\[\s*['\"](?P<key>[^'\"]+)['\"]\s*\])"
 )
@@ -86,6 +86,38 @@ def _compile_expression(source: str) -> Callable[..., Any]:
 
 
 @lru_cache(maxsize=4096)
+def _whole_expression(source: str) -> str | None:
+    """The expression when the string is exactly one ``{{ ... }}`` (whitespace around allowed).
+
+    Jinja's parser decides, so ``{{ {'a': {'b': 1}} }}`` (a ``}}`` inside the expression) is
+    one expression while ``{{ a }} {{ b }}`` is not.
+    """
+    match = _WHOLE_EXPRESSION.match(source)
+    if not match:
+        return None
+    try:
+        body = _environment().parse(source).body
+    except TemplateSyntaxError:
+        return None  # rendering as a template reports the error
+    if len(body) != 1 or not isinstance(body[0], nodes.Output):
+        return None
+    parts = [
+        part
+        for part in body[0].nodes
+        if not (isinstance(part, nodes.TemplateData) and not part.data.strip())
+    ]
+    if len(parts) != 1 or isinstance(parts[0], nodes.TemplateData):
+        return None
+    expression = match["expr"]
+    # ``{{-`` and ``-}}`` (or ``+``) control whitespace; they are not part of the expression.
+    if expression[:1] in ("-", "+"):
+        expression = expression[1:]
+    if expression[-1:] in ("-", "+"):
+        expression = expression[:-1]
+    return expression.strip()
+
+
+@lru_cache(maxsize=4096)
 def _compile_template(source: str) -> Any:
     return _environment().from_string(source)
 
@@ -111,9 +143,9 @@ def render_string(source: str, context: Mapping[str, Any], *, where: str = "") -
     if not has_template(source):
         return source
     try:
-        match = _WHOLE_EXPRESSION.match(source)
-        if match and "{{" not in match["expr"] and "}}" not in match["expr"]:
-            value = _compile_expression(match["expr"].strip())(**context)
+        expression = _whole_expression(source)
+        if expression is not None:
+            value = _compile_expression(expression)(**context)
             return _to_json_value(value, where)
         return _compile_template(source).render(**context)
     except TemplateError:

@@ -104,10 +104,13 @@ def _templated(value: Any) -> bool:
 
 
 def _missing_property(error: jsonschema.ValidationError) -> str:
-    message = error.message
-    if message.startswith("'") and "' is a required property" in message:
-        return message[1 : message.index("' is a required property")]
-    return message
+    # jsonschema says ``'url' is a required property`` (the name's repr, so a name holding a
+    # quote is written ``"it's"``): match each required name's repr rather than parse quotes.
+    names = error.validator_value if isinstance(error.validator_value, list) else []
+    for name in names:
+        if error.message == f"{name!r} is a required property":
+            return str(name)
+    return error.message
 
 
 def validate_spec(
@@ -244,9 +247,7 @@ def _node_errors(
         where = f"connections[{index}].when"
         if has_template(connection.when):
             errors += [FieldError(p, m) for p, m in check_syntax(connection.when, where=where)]
-            errors += _when_reference_errors(
-                connection.when, connection.source, where, ids, ancestry
-            )
+            errors += _when_reference_errors(connection.when, where, ids)
         elif connection.source in branch_labels:
             known = branch_labels[connection.source]
             if known is not None and connection.when not in known:
@@ -287,24 +288,14 @@ def _branch_labels(params: Mapping[str, Any]) -> set[str] | None:
     return labels
 
 
-def _when_reference_errors(
-    when: str, source: str, where: str, ids: set[str], ancestry: _Ancestry
-) -> list[FieldError]:
-    # A condition is evaluated when its source finishes: it may read the source (``output`` or
-    # ``nodes.<source>``) and the nodes upstream of it, nothing else.
-    errors: list[FieldError] = []
-    for ref in sorted(referenced_nodes(when)):
-        if ref not in ids:
-            errors.append(FieldError(where, f"refers to unknown node {ref!r}"))
-        elif ref != source and source in ids and not ancestry.is_upstream(ref, source):
-            errors.append(
-                FieldError(
-                    where,
-                    f"refers to node {ref!r}, which is neither {source!r} nor upstream of it: "
-                    "its output may not exist when the condition is evaluated",
-                )
-            )
-    return errors
+def _when_reference_errors(when: str, where: str, ids: set[str]) -> list[FieldError]:
+    # A condition that reads a node that does not exist could never hold. Reading a node that
+    # is not upstream of the connection's source is still allowed: it is racy (that node may not
+    # have finished when the condition is evaluated) but existing workflows rely on it.
+    return [
+        FieldError(where, f"refers to unknown node {ref!r}")
+        for ref in sorted(referenced_nodes(when) - ids)
+    ]
 
 
 def _map_inner_errors(

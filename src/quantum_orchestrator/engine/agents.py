@@ -246,6 +246,10 @@ class AgentService:
         accepted: list[str] = []
         rejected: list[str] = []
         async with self._uow.write() as tx:
+            # A report is a sign of life too. Touching the agent row first also keeps the lock
+            # order of heartbeats and of the ticker (the agent, then its steps): the other
+            # order deadlocks with a heartbeat or a lost-agent sweep running at the same time.
+            await repos.agents.touch(tx.conn, agent_id=agent_id, now=tx.now)
             steps = await repos.steps.get_many(tx.conn, [r["step_id"] for r in results])
             finished: list[Row] = []
             succeeded: list[tuple[str, int, Any]] = []

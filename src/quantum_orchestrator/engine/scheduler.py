@@ -377,7 +377,11 @@ class Scheduler:
                 by_run[row["run_id"]].append(row)
             pending = []
             missing = [run_id for run_id in by_run if run_id not in runs]
-            runs.update(await self.repos.runs.get_many(tx.conn, missing))
+            # The run row is locked before any sibling step is looked at: transactions that
+            # finish steps of one run take turns here, so the last one to commit sees every
+            # other step's outcome (else two concurrent last steps each see the other still
+            # running and the run, or a map, never ends).
+            runs.update(await self.repos.runs.get_many(tx.conn, missing, lock=True))
             for run_id, rows in by_run.items():
                 run = runs[run_id]
                 if run["state"] in RUN_TERMINAL:

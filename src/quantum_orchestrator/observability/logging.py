@@ -8,9 +8,16 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
+
+
+def _drop_color_message(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Any:
+    """uvicorn passes an ANSI-coloured copy of some messages as ``extra``; keep only the plain."""
+    event.pop("color_message", None)
+    return event
 
 
 def configure_logging(*, level: str = "info", fmt: str = "auto") -> None:
@@ -31,6 +38,7 @@ def configure_logging(*, level: str = "info", fmt: str = "auto") -> None:
         foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            _drop_color_message,
             structlog.processors.format_exc_info,
             renderer,
         ],

@@ -61,11 +61,19 @@ class RunStore:
             raise NotFoundError(f"no run {run_id!r}")
         return dict(row)
 
-    async def get_many(self, conn: AsyncConnection, run_ids: Sequence[str]) -> dict[str, Row]:
-        """Runs by id."""
+    async def get_many(
+        self, conn: AsyncConnection, run_ids: Sequence[str], *, lock: bool = False
+    ) -> dict[str, Row]:
+        """Runs by id; with ``lock``, row-locked (in id order) until the transaction ends.
+
+        SQLite has one writer at a time and renders no lock clause.
+        """
         if not run_ids:
             return {}
-        rows = (await conn.execute(select(runs).where(runs.c.id.in_(list(run_ids))))).mappings()
+        query = select(runs).where(runs.c.id.in_(list(run_ids))).order_by(runs.c.id)
+        if lock:
+            query = query.with_for_update()
+        rows = (await conn.execute(query)).mappings()
         return {row["id"]: dict(row) for row in rows}
 
     async def set_state(

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-
 from tests.integration.api.helpers import (
     API,
     assert_problem,
@@ -55,6 +54,26 @@ async def test_malformed_json_is_400(seeded: httpx.AsyncClient, method: str, pat
         )
         body = assert_problem(response, 400, "malformed_json")
         assert "JSON" in body["detail"]
+    await _nothing_changed(seeded)
+
+
+async def test_non_standard_and_deeply_nested_json_is_400(seeded: httpx.AsyncClient) -> None:
+    node = '{"id": "a", "type": "core.noop", "params": {"v": %s}}'
+    for constant in ("NaN", "Infinity", "-Infinity"):
+        raw = ('{"spec": {"name": "odd", "nodes": [' + node % constant + "]}}").encode()
+        response = await seeded.post(
+            f"{API}/workflows", content=raw, headers={"Content-Type": "application/json"}
+        )
+        body = assert_problem(response, 400, "malformed_json")
+        assert constant.lstrip("-") in body["errors"][0]["message"], body
+    for depth in (2_000, 200_000):
+        raw = b"[" * depth + b"]" * depth
+        for method, path in BODY_ROUTES:
+            response = await seeded.request(
+                method, path, content=raw, headers={"Content-Type": "application/json"}
+            )
+            body = assert_problem(response, 400, "malformed_json")
+            assert "nested too deeply" in body["errors"][0]["message"]
     await _nothing_changed(seeded)
 
 
@@ -220,6 +239,16 @@ async def test_version_cursor_with_a_non_number_is_422(seeded: httpx.AsyncClient
     assert_problem(response, 422)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="store bug: RunRepo.page binds the cursor's timestamp unchecked; a well-formed "
+    "cursor with a naive timestamp raises 'naive datetime given to a UTC column' (500)",
+)
+async def test_run_cursor_with_a_naive_timestamp_is_422(seeded: httpx.AsyncClient) -> None:
+    forged = base64.urlsafe_b64encode(b'["2024-01-01T00:00:00", "x"]').decode().rstrip("=")
+    assert_problem(await seeded.get(f"{API}/runs", params={"cursor": forged}), 422)
+
+
 async def test_run_cursor_with_a_bad_timestamp_is_422(seeded: httpx.AsyncClient) -> None:
     for parts in (b'["a", "b"]', b'["2024-01-01T00:00:00", 5]', b'["", ""]'):
         forged = base64.urlsafe_b64encode(parts).decode().rstrip("=")
@@ -240,15 +269,14 @@ async def test_bad_query_and_header_values_are_422_problems(seeded: httpx.AsyncC
         {"state": "nope"},
         {"created_after": "not-a-date"},
         {"created_before": "2024-13-45"},
+        {"created_after": "2024-01-01T00:00:00"},
         {"workflow": "w" * 101},
     ):
         body = assert_problem(await seeded.get(f"{API}/runs", params=params), 422)
         assert all(p.startswith("query.") for p in error_paths(body)), body
     body = assert_problem(await seeded.get(f"{API}/agents", params={"state": "sleepy"}), 422)
     assert error_paths(body) == ["query.state"]
-    run_events = await seeded.get(
-        f"{API}/runs/x/events", headers={"Last-Event-ID": "9" * 30}
-    )
+    run_events = await seeded.get(f"{API}/runs/x/events", headers={"Last-Event-ID": "9" * 30})
     assert error_paths(assert_problem(run_events, 422)) == ["header.last-event-id"]
     negative = await seeded.get(f"{API}/runs/x/events", params={"after": -1})
     assert error_paths(assert_problem(negative, 422)) == ["query.after"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import httpx
-
 from tests.integration.api.helpers import (
     API,
     assert_problem,
@@ -89,15 +88,29 @@ async def test_invalid_spec_is_422_with_paths_and_nothing_saved(http: httpx.Asyn
             "nodes[0].params.url",
         ),
         (
-            {"name": "x", "nodes": [{"id": "c", "type": "specialized.http_request",
-                                     "params": {"url": ["not", "a", "string"]}}]},
+            {
+                "name": "x",
+                "nodes": [
+                    {
+                        "id": "c",
+                        "type": "specialized.http_request",
+                        "params": {"url": ["not", "a", "string"]},
+                    }
+                ],
+            },
             "nodes[0].params.url",
         ),
         ({"name": "x", "nodes": [{"id": "c", "type": "nope.missing"}]}, "nodes[0].type"),
-        ({"name": "x", "nodes": [{"id": "c", "type": "core.noop", "colour": 1}]}, "nodes[0].colour"),
         (
-            {"name": "x", "nodes": [{"id": "a", "type": "core.noop"}],
-             "connections": [{"from": "a", "to": "ghost"}]},
+            {"name": "x", "nodes": [{"id": "c", "type": "core.noop", "colour": 1}]},
+            "nodes[0].colour",
+        ),
+        (
+            {
+                "name": "x",
+                "nodes": [{"id": "a", "type": "core.noop"}],
+                "connections": [{"from": "a", "to": "ghost"}],
+            },
             "connections[0].to",
         ),
         ({"nodes": []}, "name"),

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-
 from tests.support.engine import EngineEnv
 from tests.support.engine_tools import OpenEnv
 

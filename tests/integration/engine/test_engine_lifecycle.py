@@ -6,8 +6,6 @@ import asyncio
 from typing import Any
 
 import pytest
-
-from quantum_orchestrator.domain.errors import ConflictError
 from tests.support.engine import WORKSPACE, EngineEnv, steps_by_node
 from tests.support.engine_tools import (
     OpenEnv,
@@ -19,6 +17,8 @@ from tests.support.engine_tools import (
     timeline,
     until,
 )
+
+from quantum_orchestrator.domain.errors import ConflictError
 
 W = "test.work"
 
@@ -317,7 +317,10 @@ async def test_delay_survives_an_engine_restart(database_url: str) -> None:
 async def test_timers_fire_while_polled(open_env: OpenEnv) -> None:
     env = await open_env(tick_interval=0.02)
     await env.deploy(
-        {"name": "quick", "nodes": [{"id": "nap", "type": "core.delay", "params": {"seconds": 0.1}}]}
+        {
+            "name": "quick",
+            "nodes": [{"id": "nap", "type": "core.delay", "params": {"seconds": 0.1}}],
+        }
     )
     run = await env.start("quick")
     done = await until(

@@ -8,10 +8,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-
-from quantum_orchestrator.domain.plan import Retry
-from quantum_orchestrator.engine.agents import AgentUnknownError
-from quantum_orchestrator.store.types import utcnow
 from tests.support.engine import WORKSPACE, EngineEnv, steps_by_node
 from tests.support.engine_tools import (
     OpenEnv,
@@ -23,6 +19,10 @@ from tests.support.engine_tools import (
     timeline,
     until,
 )
+
+from quantum_orchestrator.domain.plan import Retry
+from quantum_orchestrator.engine.agents import AgentUnknownError
+from quantum_orchestrator.store.types import utcnow
 
 W = "test.work"
 

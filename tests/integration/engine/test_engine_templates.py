@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from tests.support.engine import EngineEnv, steps_by_node
 from tests.support.engine_tools import OpenEnv, attempt_rows, claim_until, ok
 
@@ -68,11 +67,6 @@ async def test_whole_expressions_keep_their_type(engine_env: EngineEnv) -> None:
     assert not isinstance(got["bool"], int) or got["bool"] is True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="domain/templates.py: a whole expression containing '}}' (a nested dict literal) "
-    "is rendered as text instead of keeping its type",
-)
 async def test_nested_dict_literal_keeps_its_type(engine_env: EngineEnv) -> None:
     done = await run_one(engine_env, {"d": "{{ {'a': {'b': inputs.n}} }}"}, {"n": 1})
     assert steps_by_node(done)["b"]["params"] == {"d": {"a": {"b": 1}}}

@@ -49,6 +49,7 @@ class MemoryTransport:
         self.fail_reports = 0
         self.forget_on_claim = False
         self.forget_on_report = False
+        self.state = "online"
 
     def add(self, task: Task) -> None:
         self.tasks.append(task)
@@ -70,7 +71,7 @@ class MemoryTransport:
         self._check(agent_id)
         self.heartbeats.append(list(running))
         cancel = sorted(self.to_cancel & set(running))
-        return HeartbeatAnswer(state="online", cancel=cancel)
+        return HeartbeatAnswer(state=self.state, cancel=cancel)
 
     async def claim(self, agent_id: str, max_tasks: int, wait: float) -> list[Task]:
         if self.forget_on_claim:
@@ -342,6 +343,25 @@ async def test_drain_finishes_in_flight_work_then_deregisters() -> None:
     transport.add(make_task("s2", "test.slowish"))
     await asyncio.sleep(0.05)
     assert len(transport.tasks) == 1
+
+
+async def test_a_drain_asked_by_the_server_finishes_work_then_leaves() -> None:
+    transport = MemoryTransport(heartbeat_interval=0.02)
+    started = asyncio.Event()
+
+    async def slowish(params: dict[str, Any], ctx: StepContext) -> str:
+        started.set()
+        await asyncio.sleep(0.2)
+        return "done"
+
+    runtime = make_runtime(transport, {"test.slowish": slowish})
+    runner = asyncio.create_task(runtime.run())
+    transport.add(make_task("s1", "test.slowish"))
+    await asyncio.wait_for(started.wait(), 5)
+    transport.state = "draining"
+    await asyncio.wait_for(runner, 10)
+    assert transport.results[0]["status"] == "succeeded"
+    assert transport.deregistered == ["agent-1"]
 
 
 async def test_drain_cancels_what_outlives_the_grace_period() -> None:

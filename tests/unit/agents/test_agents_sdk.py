@@ -93,7 +93,19 @@ def test_capability_records_metadata() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["score", "ML.score", "ml.", "1ml.score", "ml-x.score", "ml.Score", "", "ml.9x"]
+    "name",
+    [
+        "score",
+        "ML.score",
+        "ml.",
+        "1ml.score",
+        "ml-x.score",
+        "ml.Score",
+        "",
+        "ml.9x",
+        "ml.score.",
+        "ml..x",
+    ],
 )
 def test_invalid_capability_names_are_rejected(name: str) -> None:
     with pytest.raises(ValueError, match="invalid capability name"):

@@ -1,0 +1,326 @@
+"""Probes, metrics, OpenAPI, docs, the node-type catalog, and the request timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+import httpx
+import pytest
+import structlog
+from prometheus_client.parser import text_string_to_metric_families
+from tests.integration.api.helpers import (
+    API,
+    assert_problem,
+    collect_sse,
+    create_and_deploy,
+    delay_spec,
+    start_run,
+    transform_spec,
+    wait_run,
+)
+from tests.support.server import LiveApp
+
+from quantum_orchestrator.api.deps import DEFAULT_WORKSPACE_ID
+from quantum_orchestrator.observability.logging import configure_logging
+
+ServerFactory = Callable[..., AbstractAsyncContextManager[LiveApp]]
+
+CONTRACT_PATHS = {
+    "/api/v1/workflows": {"get", "post"},
+    "/api/v1/workflows/validate": {"post"},
+    "/api/v1/workflows/{ref}": {"get", "put"},
+    "/api/v1/workflows/{ref}/deploy": {"post"},
+    "/api/v1/workflows/{ref}/versions": {"get"},
+    "/api/v1/workflows/{ref}/versions/{number}": {"get"},
+    "/api/v1/workflows/{ref}/runs": {"post"},
+    "/api/v1/runs": {"get"},
+    "/api/v1/runs/{run_id}": {"get"},
+    "/api/v1/runs/{run_id}/cancel": {"post"},
+    "/api/v1/runs/{run_id}/retry": {"post"},
+    "/api/v1/runs/{run_id}/events": {"get"},
+    "/api/v1/agents": {"get"},
+    "/api/v1/agents/{agent_id}/drain": {"post"},
+    "/api/v1/agent/register": {"post"},
+    "/api/v1/agent/{agent_id}/heartbeat": {"post"},
+    "/api/v1/agent/{agent_id}/claim": {"post"},
+    "/api/v1/agent/{agent_id}/results": {"post"},
+    "/api/v1/agent/{agent_id}/deregister": {"post"},
+    "/api/v1/node-types": {"get"},
+    "/healthz": {"get"},
+    "/readyz": {"get"},
+    "/metrics": {"get"},
+}
+
+
+def _samples(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
+    found: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found.setdefault(sample.name, []).append((dict(sample.labels), sample.value))
+    return found
+
+
+def _value(
+    samples: dict[str, list[tuple[dict[str, str], float]]], name: str, **labels: str
+) -> float:
+    matches = [v for found, v in samples.get(name, []) if labels.items() <= found.items()]
+    assert matches, (name, labels, samples.get(name))
+    return sum(matches)
+
+
+async def test_probes(http: httpx.AsyncClient) -> None:
+    health = await http.get("/healthz")
+    assert health.status_code == 200
+    assert health.json() == {"status": "ok"}
+    ready = await http.get("/readyz")
+    assert ready.status_code == 200
+    body = ready.json()
+    assert body["status"] == "ready"
+    assert body["database"] == "sqlite"
+    assert body["schema"]
+
+
+async def test_metrics_after_a_run(http: httpx.AsyncClient) -> None:
+    await create_and_deploy(http, transform_spec("measured"))
+    run = await wait_run(http, (await start_run(http, "measured", {"who": "m"}))["id"])
+    assert run["state"] == "succeeded"
+    await http.get(f"{API}/runs/{run['id']}")
+    for i in range(3):
+        await http.get(f"/no-such-page-{i}")
+    response = await http.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    samples = _samples(response.text)
+
+    started = _value(
+        samples,
+        "qo_http_request_duration_seconds_count",
+        method="POST",
+        route="/api/v1/workflows/{ref}/runs",
+        status="201",
+    )
+    assert started == 1
+    assert (
+        _value(samples, "qo_http_request_duration_seconds_count", route="/api/v1/runs/{run_id}")
+        >= 2
+    )
+    assert (
+        _value(samples, "qo_http_request_duration_seconds_sum", route="/api/v1/runs/{run_id}") > 0
+    )
+    unmatched = [
+        labels["route"]
+        for labels, _ in samples["qo_http_request_duration_seconds_count"]
+        if labels["status"] == "404"
+    ]
+    assert set(unmatched) == {"unmatched"}, "unknown paths must not become label values"
+    assert _value(samples, "qo_runs", state="succeeded") == 1
+    assert _value(samples, "qo_steps", state="succeeded") == 1
+    assert (
+        _value(
+            samples,
+            "qo_step_duration_seconds_count",
+            node_type="specialized.transform",
+            state="succeeded",
+        )
+        == 1
+    )
+    assert (
+        _value(
+            samples, "qo_step_duration_seconds_bucket", node_type="specialized.transform", le="+Inf"
+        )
+        == 1
+    )
+    assert _value(samples, "qo_queue_depth") == 0
+    assert _value(samples, "qo_agents", state="online") >= 1
+
+
+async def test_metrics_gauges_follow_the_database(http: httpx.AsyncClient) -> None:
+    await create_and_deploy(http, delay_spec("gauge", 60))
+    runs = [await start_run(http, "gauge") for _ in range(3)]
+    for run in runs:
+        await wait_run(http, run["id"], {"waiting"})
+    samples = _samples((await http.get("/metrics")).text)
+    assert _value(samples, "qo_runs", state="waiting") == 3
+    assert _value(samples, "qo_steps", state="waiting") == 3
+    await http.post(f"{API}/runs/{runs[0]['id']}/cancel")
+    samples = _samples((await http.get("/metrics")).text)
+    assert _value(samples, "qo_runs", state="waiting") == 2
+    assert _value(samples, "qo_runs", state="cancelled") == 1
+
+
+async def test_openapi_lists_the_contract(http: httpx.AsyncClient) -> None:
+    response = await http.get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    document = response.json()
+    assert document["openapi"].startswith("3.")
+    assert document["info"]["title"] == "Quantum Orchestrator"
+    paths: dict[str, dict[str, Any]] = document["paths"]
+    for path, methods in CONTRACT_PATHS.items():
+        assert path in paths, path
+        assert methods <= set(paths[path]), (path, set(paths[path]))
+    events = paths["/api/v1/runs/{run_id}/events"]["get"]
+    assert "text/event-stream" in events["responses"]["200"]["content"]
+    docs = await http.get("/docs")
+    assert docs.status_code == 200
+    assert "text/html" in docs.headers["content-type"]
+    assert "/api/v1/openapi.json" in docs.text
+
+
+async def test_node_types_catalog(http: httpx.AsyncClient) -> None:
+    response = await http.get(f"{API}/node-types")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["categories"] == ["core", "specialized", "ml", "generative"]
+    by_type = {item["type"]: item for item in body["items"]}
+    for name in (
+        "core.noop",
+        "core.delay",
+        "core.branch",
+        "core.map",
+        "core.merge",
+        "specialized.transform",
+        "specialized.http_request",
+    ):
+        assert name in by_type, name
+    http_request = by_type["specialized.http_request"]
+    assert http_request["category"] == "specialized"
+    assert http_request["description"]
+    assert http_request["params_schema"]["required"] == ["url"]
+    assert http_request["params_schema"]["properties"]["url"]["type"] == "string"
+    categories = [item["category"] for item in body["items"]]
+    order = {c: i for i, c in enumerate(body["categories"])}
+    assert [order[c] for c in categories] == sorted(order[c] for c in categories)
+
+    registered = await http.post(
+        f"{API}/agent/register",
+        json={
+            "name": "ml-agent",
+            "pool": "gpu",
+            "capabilities": [
+                {
+                    "name": "ml.classify",
+                    "category": "ml",
+                    "description": "labels text",
+                    "params_schema": {"type": "object", "required": ["text"]},
+                }
+            ],
+            "concurrency": 1,
+            "version": "1",
+            "host": "h",
+            "pid": 1,
+        },
+    )
+    assert registered.status_code == 201
+    after = {item["type"]: item for item in (await http.get(f"{API}/node-types")).json()["items"]}
+    assert after["ml.classify"]["category"] == "ml"
+    assert after["ml.classify"]["params_schema"]["required"] == ["text"]
+
+
+def _wide_spec(name: str, width: int) -> dict[str, Any]:
+    return {
+        "name": name,
+        "nodes": [{"id": f"n{i}", "type": "core.noop"} for i in range(width)],
+    }
+
+
+async def test_slow_requests_are_stopped_with_504(custom_server: ServerFactory) -> None:
+    async with (
+        custom_server(api={"request_timeout": 0.05}) as app,
+        httpx.AsyncClient(base_url=app.url, timeout=30) as http,
+    ):
+        # Made without HTTP (validating 5,000 nodes is CPU work, which the timeout cannot
+        # interrupt); starting a run of 5,000 steps awaits the database long past 0.05 s.
+        wide = _wide_spec("wide", 5000)
+        await app.engine.workflows.create(workspace_id=DEFAULT_WORKSPACE_ID, document=wide)
+        await app.engine.workflows.deploy(workspace_id=DEFAULT_WORKSPACE_ID, ref="wide")
+        started = await http.post(f"{API}/workflows/wide/runs", json={"inputs": {}})
+        body = assert_problem(started, 504, "timeout")
+        assert "0.05 s" in body["detail"]
+
+        # The stopped start left all or nothing: no run, or one with every step.
+        page = await app.engine.runs.page(workspace_id=DEFAULT_WORKSPACE_ID, limit=5, cursor=None)
+        for row in page.items:
+            full = await app.engine.runs.get(workspace_id=DEFAULT_WORKSPACE_ID, run_id=row["id"])
+            assert len(full["steps"]) == 5000
+
+        assert (await http.get("/healthz")).status_code == 200
+        samples = _samples((await http.get("/metrics")).text)
+        assert (
+            _value(
+                samples,
+                "qo_http_request_duration_seconds_count",
+                route="/api/v1/workflows/{ref}/runs",
+                status="504",
+            )
+            == 1
+        )
+
+
+async def test_claims_and_event_streams_are_not_timed_out(custom_server: ServerFactory) -> None:
+    async with (
+        custom_server(api={"request_timeout": 0.2}) as app,
+        httpx.AsyncClient(base_url=app.url, timeout=30) as http,
+    ):
+        registered = await http.post(
+            f"{API}/agent/register",
+            json={
+                "name": "slowpoke",
+                "pool": "p",
+                "capabilities": [{"name": "custom.none", "category": "custom"}],
+                "concurrency": 1,
+                "version": "1",
+                "host": "h",
+                "pid": 1,
+            },
+        )
+        agent_id = registered.json()["agent_id"]
+        claim = await http.post(f"{API}/agent/{agent_id}/claim", json={"max": 1, "wait": 0.6})
+        assert claim.status_code == 200
+        assert claim.json() == {"tasks": []}
+
+        await create_and_deploy(http, delay_spec("long", 0.6))
+        run = await start_run(http, "long")
+        frames = await asyncio.wait_for(collect_sse(http, f"{API}/runs/{run['id']}/events"), 10)
+        assert frames[-1].event == "run.succeeded"
+
+
+async def test_smaller_limits_from_settings(custom_server: ServerFactory) -> None:
+    settings = {"max_body_bytes": 2048, "max_page_size": 3}
+    async with (
+        custom_server(api=settings) as app,
+        httpx.AsyncClient(base_url=app.url, timeout=30) as http,
+    ):
+        spec = transform_spec("small")
+        spec["description"] = "d" * 3000
+        assert_problem(await http.post(f"{API}/workflows", json={"spec": spec}), 413)
+        assert_problem(await http.get(f"{API}/workflows", params={"limit": 4}), 422)
+        assert (await http.get(f"{API}/workflows", params={"limit": 3})).status_code == 200
+
+
+def test_json_log_lines_drop_uvicorns_color_message(capsys: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level, structlog.get_config())
+    try:
+        configure_logging(level="info", fmt="json")
+        logging.getLogger("uvicorn.error").info(
+            "Started server process [%d]",
+            42,
+            extra={"color_message": "Started server process [\x1b[36m%d\x1b[0m]"},
+        )
+        structlog.get_logger("quantum_orchestrator.test").info("hello", color_message="x", n=1)
+        lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line]
+    finally:
+        root.handlers[:], level, config = saved
+        root.setLevel(level)
+        structlog.configure(**config)
+    assert lines[0]["event"] == "Started server process [42]"
+    assert lines[0]["logger"] == "uvicorn.error"
+    assert lines[0]["level"] == "info"
+    assert all("color_message" not in line for line in lines), lines
+    assert lines[1]["event"] == "hello"
+    assert lines[1]["n"] == 1
