@@ -69,7 +69,6 @@ class AgentService:
                 "builtin": builtin,
                 "registered_at": tx.now,
                 "last_heartbeat_at": tx.now,
-                "steps_done": 0,
             }
             await repos.agents.insert(tx.conn, row)
             if not builtin:
@@ -150,34 +149,28 @@ class AgentService:
     async def _claim_once(self, agent: Row, limit: int) -> list[Task]:
         repos = self._uow.repos
         async with self._uow.write() as tx:
-            state = await self._current_state(tx, agent["id"])
+            # A claim is a sign of life; touching the agent first also keeps the lock order
+            # (agent, then steps) that heartbeats and the ticker use.
+            state = await repos.agents.touch(tx.conn, agent_id=agent["id"], now=tx.now)
             if state != AgentState.ONLINE:
-                if state in (AgentState.LOST, AgentState.OFFLINE):
+                if state in (AgentState.LOST, AgentState.OFFLINE, None):
                     self._agents.pop(agent["id"], None)
                     raise AgentUnknownError(f"agent {agent['id']} is {state}: register again")
-                return []
-            ids = await repos.steps.claimable(
-                tx.conn,
-                capabilities=agent["capabilities"],
-                pool=agent["pool"],
-                now=tx.now,
-                limit=limit,
-            )
-            if not ids:
                 return []
             step_transition("queued", StepState.RUNNING)
             lease = tx.now + timedelta(seconds=self._settings.lease_seconds)
             rows = await repos.steps.claim(
-                tx.conn, step_ids=ids, agent_id=agent["id"], now=tx.now, lease_expires_at=lease
-            )
-            await repos.steps.set_deadlines(
                 tx.conn,
-                {
-                    row["id"]: tx.now
-                    + timedelta(seconds=row["timeout"] + self._settings.lease_seconds)
-                    for row in rows
-                },
+                agent_id=agent["id"],
+                capabilities=agent["capabilities"],
+                pool=agent["pool"],
+                now=tx.now,
+                lease_expires_at=lease,
+                grace=self._settings.lease_seconds,
+                limit=limit,
             )
+            if not rows:
+                return []
             await repos.steps.insert_attempts(
                 tx.conn,
                 [
@@ -195,19 +188,18 @@ class AgentService:
                     for row in rows
                 ],
             )
-            started = await repos.runs.mark_running(
-                tx.conn,
-                run_ids=sorted({row["run_id"] for row in rows}),
-                sources=("queued", "waiting"),
-                now=tx.now,
-            )
-            for run in started:
-                tx.event(
-                    workspace_id=run["workspace_id"],
-                    run_id=run["id"],
-                    type="run.running",
-                    state="running",
+            idle = sorted({row["run_id"] for row in rows if row["run_state"] != "running"})
+            if idle:
+                started = await repos.runs.mark_running(
+                    tx.conn, run_ids=idle, sources=("queued", "waiting"), now=tx.now
                 )
+                for run in started:
+                    tx.event(
+                        workspace_id=run["workspace_id"],
+                        run_id=run["id"],
+                        type="run.running",
+                        state="running",
+                    )
             for row in rows:
                 tx.event(
                     workspace_id=row["workspace_id"],
@@ -233,10 +225,6 @@ class AgentService:
             for row in rows
         ]
 
-    async def _current_state(self, tx: Tx, agent_id: str) -> str:
-        row = await self._uow.repos.agents.get(tx.conn, agent_id=agent_id)
-        return str(row["state"])
-
     async def report(
         self, *, agent_id: str, results: list[Result], workspace_id: str | None = None
     ) -> ResultsAnswer:
@@ -250,7 +238,7 @@ class AgentService:
             # order of heartbeats and of the ticker (the agent, then its steps): the other
             # order deadlocks with a heartbeat or a lost-agent sweep running at the same time.
             await repos.agents.touch(tx.conn, agent_id=agent_id, now=tx.now)
-            steps = await repos.steps.get_many(tx.conn, [r["step_id"] for r in results])
+            steps = await repos.steps.heads(tx.conn, [r["step_id"] for r in results])
             finished: list[Row] = []
             succeeded: list[tuple[str, int, Any]] = []
             for result in results:
@@ -282,8 +270,6 @@ class AgentService:
                 if outcome is not None:
                     finished.append(outcome)
             await repos.steps.succeed_many(tx.conn, outcomes=succeeded, now=tx.now)
-            if accepted:
-                await repos.agents.add_steps_done(tx.conn, {agent_id: len(accepted)})
             await self._scheduler.propagate(tx, finished)
             now = tx.now
         for row in finished:

@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 from quantum_orchestrator.domain.errors import ConflictError
-from quantum_orchestrator.domain.spec import WorkflowSpec
 from quantum_orchestrator.domain.states import (
     RUN_TERMINAL,
     AttemptState,
@@ -48,21 +47,22 @@ class RunService:
         earlier run, which is answered instead).
         """
         repos = self._uow.repos
-        async with self._uow.read() as conn:
-            if idempotency_key:
-                existing = await repos.runs.find_by_key(
-                    conn, workspace_id=workspace_id, key=idempotency_key
-                )
-                if existing:
-                    return existing, False
-            workflow = await repos.workflows.get(conn, workspace_id=workspace_id, ref=ref)
-            version_row = await repos.workflows.get_version(conn, workflow=workflow, number=version)
-        plan = self._scheduler.plans.compile(
-            version_row["id"], WorkflowSpec.model_validate(version_row["spec"])
-        )
-        validate_inputs(plan.spec.inputs, inputs)
         try:
             async with self._uow.write() as tx:
+                # Everything is read inside the write transaction: on SQLite it costs nothing
+                # extra, and the plan is cached per version, so the spec is not read again.
+                if idempotency_key:
+                    existing = await repos.runs.find_by_key(
+                        tx.conn, workspace_id=workspace_id, key=idempotency_key
+                    )
+                    if existing:
+                        return existing, False
+                workflow = await repos.workflows.get(tx.conn, workspace_id=workspace_id, ref=ref)
+                version_row = await repos.workflows.get_version(
+                    tx.conn, workflow=workflow, number=version, with_spec=False
+                )
+                plan = await self._scheduler.plans.get(tx.conn, repos.workflows, version_row["id"])
+                validate_inputs(plan.spec.inputs, inputs)
                 run = {
                     "id": new_id(),
                     "workspace_id": workspace_id,
@@ -92,7 +92,8 @@ class RunService:
             if existing is None:
                 raise ConflictError("the idempotency key is in use; try again") from None
             return existing, False
-        return await self.get(workspace_id=workspace_id, run_id=run["id"], with_steps=False), True
+        # ``start_run`` kept the row up to date (a run may already be waiting or failed).
+        return run, True
 
     async def get(self, *, workspace_id: str, run_id: str, with_steps: bool = True) -> Row:
         """One run, with its steps and their attempts."""

@@ -226,6 +226,7 @@ class Scheduler:
                 state="queued",
             )
         tx.work_queued = True
+        tx.queued_runs.add(run["id"])
 
     async def _start_delay(self, tx: Tx, run: Row, row: Row, params: Mapping[str, Any]) -> None:
         seconds = float(params.get("seconds", 0))
@@ -389,7 +390,9 @@ class Scheduler:
                 plan = await self.plan_for(tx, run)
                 pending += await self._propagate_run(tx, run=run, plan=plan, rows=rows)
         for run in runs.values():
-            if run["state"] not in RUN_TERMINAL:
+            # A run that just had a step queued is not over, and the claim of that step moves
+            # it to running: counting its steps again would change nothing.
+            if run["state"] not in RUN_TERMINAL and run["id"] not in tx.queued_runs:
                 await self.settle_run(tx, run)
 
     async def _propagate_run(self, tx: Tx, *, run: Row, plan: Plan, rows: list[Row]) -> list[Row]:
@@ -530,7 +533,10 @@ class Scheduler:
         if active:
             busy = counts.get("queued", 0) + counts.get("running", 0)
             if run["state"] in ("queued", "running") and not busy and counts.get("waiting", 0):
-                await self._set_run_state(tx, run, RunState.WAITING, {})
+                # Its steps have started (one waits on a timer), so the run has started too.
+                await self._set_run_state(
+                    tx, run, RunState.WAITING, {"started_at": run.get("started_at") or tx.now}
+                )
             elif run["state"] == "waiting" and busy:
                 await self._set_run_state(tx, run, RunState.RUNNING, {})
             return

@@ -55,6 +55,8 @@ class Tx:
     now: datetime
     events: list[dict[str, Any]] = field(default_factory=list)
     work_queued: bool = False
+    # Runs that had a step queued in this transaction.
+    queued_runs: set[str] = field(default_factory=set)
 
     def event(
         self,

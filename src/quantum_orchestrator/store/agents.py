@@ -12,9 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from quantum_orchestrator.domain.errors import NotFoundError
 from quantum_orchestrator.store.pagination import Page, decode_cursor, encode_cursor
-from quantum_orchestrator.store.tables import agents, capabilities, steps
+from quantum_orchestrator.store.tables import agents, attempts, capabilities, steps
 
 Row = dict[str, Any]
+
+_TOUCH = (
+    update(agents)
+    .where(agents.c.id == bindparam("aid"))
+    .values(last_heartbeat_at=bindparam("now"))
+    .returning(agents.c.state)
+)
 
 
 class AgentStore:
@@ -39,11 +46,11 @@ class AgentStore:
             raise NotFoundError(f"no agent {agent_id!r}")
         return dict(row)
 
-    async def touch(self, conn: AsyncConnection, *, agent_id: str, now: datetime) -> None:
-        """Record a heartbeat."""
-        await conn.execute(
-            update(agents).where(agents.c.id == agent_id).values(last_heartbeat_at=now)
-        )
+    async def touch(self, conn: AsyncConnection, *, agent_id: str, now: datetime) -> str | None:
+        """Record a sign of life; answers the agent's state (None if there is no such agent)."""
+        result = await conn.execute(_TOUCH, {"aid": agent_id, "now": now})
+        state = result.scalar_one_or_none()
+        return str(state) if state is not None else None
 
     async def set_state(
         self, conn: AsyncConnection, *, agent_id: str, sources: Sequence[str], state: str
@@ -67,16 +74,6 @@ class AgentStore:
         )
         return [dict(row) for row in rows.mappings()]
 
-    async def add_steps_done(self, conn: AsyncConnection, counts: dict[str, int]) -> None:
-        """Count finished steps per agent."""
-        if counts:
-            await conn.execute(
-                update(agents)
-                .where(agents.c.id == bindparam("aid"))
-                .values(steps_done=agents.c.steps_done + bindparam("n")),
-                [{"aid": agent_id, "n": n} for agent_id, n in counts.items()],
-            )
-
     async def page(
         self,
         conn: AsyncConnection,
@@ -93,7 +90,13 @@ class AgentStore:
             .where(steps.c.agent_id == agents.c.id, steps.c.state == "running")
             .scalar_subquery()
         )
-        query = select(agents, running.label("running")).where(
+        # Counted from the attempts rather than kept as a counter that could drift.
+        done = (
+            select(func.count())
+            .where(attempts.c.agent_id == agents.c.id, attempts.c.state == "succeeded")
+            .scalar_subquery()
+        )
+        query = select(agents, running.label("running"), done.label("steps_done")).where(
             agents.c.workspace_id == workspace_id
         )
         if state:

@@ -8,6 +8,8 @@ claims use ``FOR UPDATE SKIP LOCKED``. Reads go through ``read()``.
 from __future__ import annotations
 
 import asyncio
+import os
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -24,6 +26,21 @@ from quantum_orchestrator.store.sqlite_inline import inline_connector
 
 # How long a SQLite write waits for another process's write lock.
 _BUSY_TIMEOUT = 5.0
+
+# One writer lock per SQLite file and event loop, shared by every ``Database`` on that file:
+# SQLite calls run on the loop, so two handles on one file in one process must never wait for
+# each other inside SQLite (the loop would be blocked while the other holds the lock).
+_WRITE_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _sqlite_write_lock(key: str) -> asyncio.Lock:
+    locks = _WRITE_LOCKS.setdefault(asyncio.get_running_loop(), {})
+    lock = locks.get(key)
+    if lock is None:
+        lock = locks[key] = asyncio.Lock()
+    return lock
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,7 +64,10 @@ class Database:
                 f"unsupported database {self.dialect!r}: use SQLite or PostgreSQL"
             )
         self.is_sqlite = self.dialect == "sqlite"
-        self._write_lock = asyncio.Lock()
+        self._lock_key = (
+            os.path.realpath(url.database) if url.database and url.database != ":memory:" else ""
+        ) or str(id(self))
+        self._writer: AsyncConnection | None = None
         kwargs: dict[str, Any] = {"echo": options.echo}
         if self.is_sqlite:
             database = url.database or ":memory:"
@@ -85,27 +105,48 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A write transaction: committed when the block ends, rolled back on error."""
-        if self.is_sqlite:
-            async with self._write_lock, self._connect(write=True) as conn:
-                yield conn
-        else:
+        if not self.is_sqlite:
             async with self._connect(write=True) as conn:
                 yield conn
+            return
+        # SQLite calls finish without suspending (see sqlite_inline), so a task looping over
+        # transactions would never let others run: each transaction yields once first.
+        await asyncio.sleep(0)
+        async with _sqlite_write_lock(self._lock_key):
+            # SQLite has one writer at a time anyway, so the writer keeps one connection:
+            # checking a connection out of the pool and back costs more than a small write.
+            if self._writer is None or self._writer.invalidated or self._writer.closed:
+                self._writer = await (await self.engine.connect()).execution_options(qo_write=True)
+            writer = self._writer
+            try:
+                async with self._unavailable_on_error(), writer.begin():
+                    yield writer
+            except BaseException:
+                if writer.invalidated:
+                    self._writer = None
+                    await writer.close()
+                raise
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A read-only transaction (a consistent snapshot)."""
+        if self.is_sqlite:
+            await asyncio.sleep(0)
         async with self._connect(write=False) as conn:
             yield conn
 
     @asynccontextmanager
     async def _connect(self, *, write: bool) -> AsyncIterator[AsyncConnection]:
+        async with self._unavailable_on_error(), self.engine.connect() as conn:
+            if write:
+                conn = await conn.execution_options(qo_write=True)
+            async with conn.begin():
+                yield conn
+
+    @asynccontextmanager
+    async def _unavailable_on_error(self) -> AsyncIterator[None]:
         try:
-            async with self.engine.connect() as conn:
-                if write:
-                    conn = await conn.execution_options(qo_write=True)
-                async with conn.begin():
-                    yield conn
+            yield
         except (OperationalError, DBAPIError) as exc:
             if getattr(exc, "connection_invalidated", False) or isinstance(exc, OperationalError):
                 raise UnavailableError(f"the database is not available: {exc.orig}") from exc
@@ -118,4 +159,7 @@ class Database:
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
+        if self._writer is not None:
+            writer, self._writer = self._writer, None
+            await writer.close()
         await self.engine.dispose()

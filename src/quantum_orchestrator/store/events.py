@@ -12,6 +12,8 @@ from quantum_orchestrator.store.tables import events
 
 Row = dict[str, Any]
 
+_APPEND = events.insert().returning(events.c.id, sort_by_parameter_order=True)
+
 
 class EventStore:
     """Reads and writes of ``events``."""
@@ -20,9 +22,7 @@ class EventStore:
         """Insert events; answers them with their ids (in order)."""
         if not rows:
             return []
-        result = await conn.execute(
-            events.insert().returning(events.c.id, sort_by_parameter_order=True), list(rows)
-        )
+        result = await conn.execute(_APPEND, list(rows))
         ids = list(result.scalars())
         return [{**row, "id": event_id} for row, event_id in zip(rows, ids, strict=True)]
 

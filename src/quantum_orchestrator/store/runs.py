@@ -6,15 +6,45 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import bindparam, func, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from quantum_orchestrator.domain.errors import NotFoundError
-from quantum_orchestrator.store.pagination import Page, decode_cursor, encode_cursor
+from quantum_orchestrator.store.pagination import (
+    Page,
+    cursor_datetime,
+    decode_cursor,
+    encode_cursor,
+)
 from quantum_orchestrator.store.tables import runs, steps
 
 Row = dict[str, Any]
+
+# Statements on the engine's hot path are built once: building one costs more than running it.
+_RUNS_BY_ID = (
+    select(runs).where(runs.c.id.in_(bindparam("ids", expanding=True))).order_by(runs.c.id)
+)
+_RUNS_BY_ID_LOCKED = _RUNS_BY_ID.with_for_update()
+_MARK_RUNNING = (
+    update(runs)
+    .where(
+        runs.c.id.in_(bindparam("ids", expanding=True)),
+        runs.c.state.in_(bindparam("sources", expanding=True)),
+    )
+    .values(
+        state="running",
+        started_at=func.coalesce(runs.c.started_at, bindparam("now")),
+        updated_at=bindparam("now"),
+    )
+    .returning(runs.c.id, runs.c.workspace_id)
+)
+_STATE_COUNTS = (
+    select(steps.c.state, func.count())
+    .where(steps.c.run_id == bindparam("run_id"))
+    .group_by(steps.c.state)
+)
+_INSERT = runs.insert()
 
 
 class DuplicateRunError(Exception):
@@ -28,7 +58,7 @@ class RunStore:
         """Insert a run; raises ``DuplicateRunError`` when its idempotency key is taken."""
         try:
             async with conn.begin_nested():
-                await conn.execute(runs.insert().values(**row))
+                await conn.execute(_INSERT, row)
         except IntegrityError:
             raise DuplicateRunError(row.get("idempotency_key")) from None
 
@@ -70,10 +100,8 @@ class RunStore:
         """
         if not run_ids:
             return {}
-        query = select(runs).where(runs.c.id.in_(list(run_ids))).order_by(runs.c.id)
-        if lock:
-            query = query.with_for_update()
-        rows = (await conn.execute(query)).mappings()
+        query = _RUNS_BY_ID_LOCKED if lock else _RUNS_BY_ID
+        rows = (await conn.execute(query, {"ids": list(run_ids)})).mappings()
         return {row["id"]: dict(row) for row in rows}
 
     async def set_state(
@@ -102,22 +130,13 @@ class RunStore:
         if not run_ids:
             return []
         result = await conn.execute(
-            update(runs)
-            .where(runs.c.id.in_(list(run_ids)), runs.c.state.in_(list(sources)))
-            .values(
-                state="running", started_at=func.coalesce(runs.c.started_at, now), updated_at=now
-            )
-            .returning(runs.c.id, runs.c.workspace_id)
+            _MARK_RUNNING, {"ids": list(run_ids), "sources": list(sources), "now": now}
         )
         return [dict(row) for row in result.mappings()]
 
     async def step_state_counts(self, conn: AsyncConnection, run_id: str) -> dict[str, int]:
         """How many steps of the run are in each state."""
-        result = await conn.execute(
-            select(steps.c.state, func.count())
-            .where(steps.c.run_id == run_id)
-            .group_by(steps.c.state)
-        )
+        result = await conn.execute(_STATE_COUNTS, {"run_id": run_id})
         return {state: int(count) for state, count in result.all()}
 
     async def first_failed_step(self, conn: AsyncConnection, run_id: str) -> Row | None:
@@ -164,11 +183,7 @@ class RunStore:
             query = query.where(runs.c.created_at < created_before)
         if cursor:
             created, run_id = decode_cursor(cursor, 2)
-            try:
-                created_at = datetime.fromisoformat(created)
-            except ValueError:
-                decode_cursor("", 2)
-                raise
+            created_at = cursor_datetime(created)
             query = query.where(
                 tuple_(runs.c.created_at, runs.c.id) < tuple_(_bind(created_at), run_id)
             )

@@ -3,15 +3,128 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from quantum_orchestrator.store.tables import attempts, steps
+from quantum_orchestrator.store.tables import attempts, runs, steps
 
 Row = dict[str, Any]
+
+# What the engine needs to decide about a step, without its params, output and error (JSON
+# that would be decoded for nothing on the hot path).
+STATE_COLUMNS = (
+    steps.c.id,
+    steps.c.run_id,
+    steps.c.workspace_id,
+    steps.c.node_id,
+    steps.c.node_type,
+    steps.c.parent_id,
+    steps.c.map_index,
+    steps.c.state,
+    steps.c.attempts,
+    steps.c.attempt_base,
+    steps.c.redeliveries,
+    steps.c.retry,
+    steps.c.trigger_rule,
+    steps.c.up_total,
+    steps.c.up_succeeded,
+    steps.c.up_failed,
+    steps.c.up_skipped,
+    steps.c.agent_id,
+    steps.c.started_at,
+)
+
+
+# Statements on the engine's hot path are built once: building one costs more than running it.
+_HEADS = select(*STATE_COLUMNS).where(steps.c.id.in_(bindparam("ids", expanding=True)))
+_HEADS_LOCKED = _HEADS.with_for_update()
+_OUTPUTS = select(steps.c.node_id, steps.c.state, steps.c.output, steps.c.skipped_targets).where(
+    steps.c.run_id == bindparam("run_id"), steps.c.node_id.in_(bindparam("ids", expanding=True))
+)
+_ADD_OUTCOMES = (
+    update(steps)
+    .where(
+        steps.c.run_id == bindparam("rid"),
+        steps.c.node_id.in_(bindparam("ids", expanding=True)),
+    )
+    .values(
+        up_succeeded=steps.c.up_succeeded + bindparam("s"),
+        up_failed=steps.c.up_failed + bindparam("f"),
+        up_skipped=steps.c.up_skipped + bindparam("k"),
+    )
+    .returning(*STATE_COLUMNS)
+)
+_CLOSE_SUCCEEDED_ATTEMPT = (
+    update(attempts)
+    .where(
+        attempts.c.step_id == bindparam("sid"),
+        attempts.c.number == bindparam("num"),
+        attempts.c.state == "running",
+    )
+    .values(state="succeeded", finished_at=bindparam("now"))
+)
+_SUCCEED = (
+    update(steps)
+    .where(steps.c.id == bindparam("sid"), steps.c.state == "running")
+    .values(
+        state="succeeded",
+        output=bindparam("out"),
+        error=None,
+        finished_at=bindparam("now"),
+        lease_expires_at=None,
+        deadline_at=None,
+    )
+)
+_CLAIMABLE = (
+    select(
+        steps.c.id,
+        steps.c.run_id,
+        steps.c.workspace_id,
+        steps.c.node_id,
+        steps.c.node_type,
+        steps.c.params,
+        steps.c.timeout,
+        steps.c.attempts,
+        runs.c.state.label("run_state"),
+    )
+    .join(runs, runs.c.id == steps.c.run_id)
+    .where(
+        steps.c.state == "queued",
+        steps.c.available_at <= bindparam("now"),
+        steps.c.node_type.in_(bindparam("types", expanding=True)),
+        or_(steps.c.pool.is_(None), steps.c.pool == bindparam("pool")),
+    )
+    .order_by(steps.c.available_at, steps.c.id)
+    .limit(bindparam("limit"))
+)
+_CLAIMABLE_LOCKED = _CLAIMABLE.with_for_update(skip_locked=True, of=steps)
+_CLAIM = (
+    update(steps)
+    .where(steps.c.id == bindparam("sid"), steps.c.state == "queued")
+    .values(
+        state="running",
+        attempts=bindparam("n"),
+        agent_id=bindparam("aid"),
+        lease_expires_at=bindparam("lease"),
+        deadline_at=bindparam("dl"),
+        started_at=func.coalesce(steps.c.started_at, bindparam("now")),
+    )
+)
+_QUEUE = (
+    update(steps)
+    .where(steps.c.id == bindparam("sid"), steps.c.state == "pending")
+    .values(
+        state="queued",
+        params=bindparam("params"),
+        available_at=bindparam("now"),
+        queued_at=bindparam("now"),
+    )
+)
+_INSERT_STEPS = steps.insert()
+_INSERT_ATTEMPTS = attempts.insert()
 
 
 class StepStore:
@@ -28,7 +141,7 @@ class StepStore:
     async def insert_many(self, conn: AsyncConnection, rows: Sequence[Row]) -> None:
         """Insert steps (all with the same columns)."""
         if rows:
-            await conn.execute(steps.insert(), list(rows))
+            await conn.execute(_INSERT_STEPS, list(rows))
 
     async def get_many(self, conn: AsyncConnection, step_ids: Iterable[str]) -> dict[str, Row]:
         """Steps by id, locked for this transaction on PostgreSQL."""
@@ -39,6 +152,15 @@ class StepStore:
         if self._skip_locked:
             query = query.with_for_update()
         return {row["id"]: dict(row) for row in (await conn.execute(query)).mappings()}
+
+    async def heads(self, conn: AsyncConnection, step_ids: Iterable[str]) -> dict[str, Row]:
+        """The ``STATE_COLUMNS`` of steps by id, locked for this transaction on PostgreSQL."""
+        ids = list(step_ids)
+        if not ids:
+            return {}
+        query = _HEADS_LOCKED if self._skip_locked else _HEADS
+        rows = (await conn.execute(query, {"ids": ids})).mappings()
+        return {row["id"]: dict(row) for row in rows}
 
     async def get(self, conn: AsyncConnection, step_id: str) -> Row | None:
         """One step by id."""
@@ -64,11 +186,7 @@ class StepStore:
         ids = list(node_ids)
         if not ids:
             return {}
-        rows = await conn.execute(
-            select(steps.c.node_id, steps.c.state, steps.c.output, steps.c.skipped_targets).where(
-                steps.c.run_id == run_id, steps.c.node_id.in_(ids)
-            )
-        )
+        rows = await conn.execute(_OUTPUTS, {"run_id": run_id, "ids": ids})
         return {row["node_id"]: dict(row) for row in rows.mappings()}
 
     async def for_run(self, conn: AsyncConnection, run_id: str) -> list[Row]:
@@ -135,26 +253,21 @@ class StepStore:
     async def add_upstream_outcomes(
         self, conn: AsyncConnection, *, run_id: str, increments: Mapping[str, tuple[int, int, int]]
     ) -> list[Row]:
-        """Count finished upstream steps into their downstream steps; answers those steps."""
-        if not increments:
-            return []
-        await conn.execute(
-            update(steps)
-            .where(steps.c.run_id == run_id, steps.c.node_id == bindparam("nid"))
-            .values(
-                up_succeeded=steps.c.up_succeeded + bindparam("s"),
-                up_failed=steps.c.up_failed + bindparam("f"),
-                up_skipped=steps.c.up_skipped + bindparam("k"),
-            ),
-            [
-                {"nid": node_id, "s": counts[0], "f": counts[1], "k": counts[2]}
-                for node_id, counts in increments.items()
-            ],
-        )
-        rows = await conn.execute(
-            select(steps).where(steps.c.run_id == run_id, steps.c.node_id.in_(list(increments)))
-        )
-        return [dict(row) for row in rows.mappings()]
+        """Count finished upstream steps into their downstream steps; answers those steps.
+
+        Targets that receive the same increments share one statement (a fan-out is one).
+        """
+        groups: dict[tuple[int, int, int], list[str]] = {}
+        for node_id, counts in increments.items():
+            groups.setdefault(counts, []).append(node_id)
+        changed: list[Row] = []
+        for (succeeded, failed, skipped), node_ids in groups.items():
+            result = await conn.execute(
+                _ADD_OUTCOMES,
+                {"rid": run_id, "ids": node_ids, "s": succeeded, "f": failed, "k": skipped},
+            )
+            changed.extend(dict(row) for row in result.mappings())
+        return changed
 
     async def succeed_many(
         self, conn: AsyncConnection, *, outcomes: Sequence[tuple[str, int, Any]], now: datetime
@@ -163,101 +276,63 @@ class StepStore:
         if not outcomes:
             return
         await conn.execute(
-            update(attempts)
-            .where(
-                attempts.c.step_id == bindparam("sid"),
-                attempts.c.number == bindparam("num"),
-                attempts.c.state == "running",
-            )
-            .values(state="succeeded", finished_at=now),
-            [{"sid": sid, "num": number} for sid, number, _ in outcomes],
+            _CLOSE_SUCCEEDED_ATTEMPT,
+            [{"sid": sid, "num": number, "now": now} for sid, number, _ in outcomes],
         )
         await conn.execute(
-            update(steps)
-            .where(steps.c.id == bindparam("sid"), steps.c.state == "running")
-            .values(
-                state="succeeded",
-                output=bindparam("out"),
-                error=None,
-                finished_at=now,
-                lease_expires_at=None,
-                deadline_at=None,
-            ),
-            [{"sid": sid, "out": output} for sid, _, output in outcomes],
+            _SUCCEED, [{"sid": sid, "out": output, "now": now} for sid, _, output in outcomes]
         )
-
-    async def claimable(
-        self,
-        conn: AsyncConnection,
-        *,
-        capabilities: Sequence[str],
-        pool: str,
-        now: datetime,
-        limit: int,
-    ) -> list[str]:
-        """Ids of queued steps this agent may run now, oldest first."""
-        query = (
-            select(steps.c.id)
-            .where(
-                steps.c.state == "queued",
-                steps.c.available_at <= now,
-                steps.c.node_type.in_(list(capabilities)),
-                or_(steps.c.pool.is_(None), steps.c.pool == pool),
-            )
-            .order_by(steps.c.available_at, steps.c.id)
-            .limit(limit)
-        )
-        return list((await conn.execute(self._locked(query))).scalars())
 
     async def claim(
         self,
         conn: AsyncConnection,
         *,
-        step_ids: Sequence[str],
         agent_id: str,
+        capabilities: Sequence[str],
+        pool: str,
         now: datetime,
         lease_expires_at: datetime,
+        grace: float,
+        limit: int,
     ) -> list[Row]:
-        """Queued steps become running under the agent's lease; answers the claimed rows."""
-        if not step_ids:
+        """Claim up to ``limit`` queued steps this agent may run, oldest first.
+
+        They become running under the agent's lease, with a deadline of their timeout plus
+        ``grace``. Answers the claimed steps (with their new attempt number) and the state of
+        each one's run as ``run_state``.
+        """
+        query = _CLAIMABLE_LOCKED if self._skip_locked else _CLAIMABLE
+        params = {"now": now, "types": list(capabilities), "pool": pool, "limit": limit}
+        rows = [dict(row) for row in (await conn.execute(query, params)).mappings()]
+        if not rows:
             return []
-        result = await conn.execute(
-            update(steps)
-            .where(steps.c.id.in_(list(step_ids)), steps.c.state == "queued")
-            .values(
-                state="running",
-                attempts=steps.c.attempts + 1,
-                agent_id=agent_id,
-                lease_expires_at=lease_expires_at,
-                started_at=func.coalesce(steps.c.started_at, now),
-            )
-            .returning(*steps.c)
+        for row in rows:
+            row["attempts"] += 1
+            row["deadline_at"] = now + timedelta(seconds=row["timeout"] + grace)
+        # The rows are ours (locked on PostgreSQL, the single writer on SQLite), so the state
+        # guard below is a safety net rather than a race to lose.
+        await conn.execute(
+            _CLAIM,
+            [
+                {
+                    "sid": r["id"],
+                    "n": r["attempts"],
+                    "dl": r["deadline_at"],
+                    "aid": agent_id,
+                    "lease": lease_expires_at,
+                    "now": now,
+                }
+                for r in rows
+            ],
         )
-        return [dict(row) for row in result.mappings()]
+        return rows
 
     async def queue_many(
         self, conn: AsyncConnection, *, items: Sequence[Mapping[str, Any]], now: datetime
     ) -> None:
         """Pending steps become queued with their rendered params (``{"sid", "params"}`` each)."""
         if items:
-            await conn.execute(
-                update(steps)
-                .where(steps.c.id == bindparam("sid"), steps.c.state == "pending")
-                .values(
-                    state="queued", params=bindparam("params"), available_at=now, queued_at=now
-                ),
-                list(items),
-            )
-
-    async def set_deadlines(self, conn: AsyncConnection, deadlines: Mapping[str, datetime]) -> None:
-        """Record when each claimed attempt must have ended."""
-        if deadlines:
-            await conn.execute(
-                update(steps)
-                .where(steps.c.id == bindparam("sid"))
-                .values(deadline_at=bindparam("dl")),
-                [{"sid": sid, "dl": deadline} for sid, deadline in deadlines.items()],
-            )
+            await conn.execute(_QUEUE, [{**item, "now": now} for item in items])
 
     async def extend_leases(
         self, conn: AsyncConnection, *, agent_id: str, step_ids: Sequence[str], until: datetime
@@ -320,7 +395,7 @@ class StepStore:
     async def insert_attempts(self, conn: AsyncConnection, rows: Sequence[Row]) -> None:
         """Record attempts as they start."""
         if rows:
-            await conn.execute(attempts.insert(), list(rows))
+            await conn.execute(_INSERT_ATTEMPTS, list(rows))
 
     async def close_attempt(
         self,

@@ -148,6 +148,7 @@ attempts = Table(
     Column("finished_at", UTCDateTime, nullable=True),
     UniqueConstraint("step_id", "number"),
     Index(None, "run_id"),
+    Index(None, "agent_id", "state"),
 )
 
 agents = Table(
@@ -166,7 +167,6 @@ agents = Table(
     Column("builtin", Boolean, nullable=False, default=False),
     Column("registered_at", UTCDateTime, nullable=False),
     Column("last_heartbeat_at", UTCDateTime, nullable=False),
-    Column("steps_done", Integer, nullable=False, default=0),
     Index(None, "state", "last_heartbeat_at"),
     Index(None, "workspace_id", "registered_at"),
 )

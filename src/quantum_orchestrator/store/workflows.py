@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from quantum_orchestrator.domain.errors import ConflictError, NotFoundError
-from quantum_orchestrator.store.pagination import Page, decode_cursor, encode_cursor
+from quantum_orchestrator.store.pagination import Page, cursor_int, decode_cursor, encode_cursor
 from quantum_orchestrator.store.tables import versions, workflows
 from quantum_orchestrator.store.types import new_id
 
@@ -131,8 +131,10 @@ class WorkflowStore:
         )
         return {**row, "workflow_name": workflow["name"]}
 
-    async def get_version(self, conn: AsyncConnection, *, workflow: Row, number: int | None) -> Row:
-        """A version by number, or the latest one."""
+    async def get_version(
+        self, conn: AsyncConnection, *, workflow: Row, number: int | None, with_spec: bool = True
+    ) -> Row:
+        """A version by number, or the latest one (without its spec unless asked)."""
         target = number if number is not None else workflow["latest_version"]
         if target is None:
             raise NotFoundError(
@@ -143,9 +145,11 @@ class WorkflowStore:
         row = (
             (
                 await conn.execute(
-                    select(versions).where(
-                        versions.c.workflow_id == workflow["id"], versions.c.number == target
-                    )
+                    (
+                        select(versions)
+                        if with_spec
+                        else select(versions.c.id, versions.c.workflow_id, versions.c.number)
+                    ).where(versions.c.workflow_id == workflow["id"], versions.c.number == target)
                 )
             )
             .mappings()
@@ -173,7 +177,7 @@ class WorkflowStore:
         query = select(versions).where(versions.c.workflow_id == workflow["id"])
         if cursor:
             (before,) = decode_cursor(cursor, 1)
-            query = query.where(versions.c.number < int(before))
+            query = query.where(versions.c.number < cursor_int(before))
         rows = (
             (await conn.execute(query.order_by(versions.c.number.desc()).limit(limit + 1)))
             .mappings()

@@ -228,22 +228,12 @@ async def test_invalid_cursor_is_422(seeded: httpx.AsyncClient) -> None:
             assert "cursor" in error_paths(body) or "query.cursor" in error_paths(body), body
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store bug: WorkflowRepo.list_versions does int(before) on the decoded cursor "
-    "unchecked; a well-formed cursor holding a non-number is a 500 instead of 422",
-)
 async def test_version_cursor_with_a_non_number_is_422(seeded: httpx.AsyncClient) -> None:
     forged = base64.urlsafe_b64encode(b'["a"]').decode().rstrip("=")
     response = await seeded.get(f"{API}/workflows/w/versions", params={"cursor": forged})
     assert_problem(response, 422)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store bug: RunRepo.page binds the cursor's timestamp unchecked; a well-formed "
-    "cursor with a naive timestamp raises 'naive datetime given to a UTC column' (500)",
-)
 async def test_run_cursor_with_a_naive_timestamp_is_422(seeded: httpx.AsyncClient) -> None:
     forged = base64.urlsafe_b64encode(b'["2024-01-01T00:00:00", "x"]').decode().rstrip("=")
     assert_problem(await seeded.get(f"{API}/runs", params={"cursor": forged}), 422)

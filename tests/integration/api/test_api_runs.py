@@ -6,7 +6,6 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import pytest
 from tests.integration.api.helpers import (
     API,
     assert_problem,
@@ -200,12 +199,6 @@ async def test_cancel_an_active_run_then_409(http: httpx.AsyncClient) -> None:
     assert {step["state"] for step in after["steps"]} <= {"cancelled", "pending"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: a run whose first step is engine-executed (core.delay) reaches 'waiting' "
-    "with started_at null although its step started (and is 'queued' until the ticker settles "
-    "it, after the step already waits)",
-)
 async def test_waiting_run_has_started(http: httpx.AsyncClient) -> None:
     await create_and_deploy(http, delay_spec("waits", 60))
     run = await start_run(http, "waits")

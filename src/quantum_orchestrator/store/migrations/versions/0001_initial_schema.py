@@ -51,7 +51,6 @@ def upgrade() -> None:
             quantum_orchestrator.store.types.UTCDateTime(timezone=True),
             nullable=False,
         ),
-        sa.Column("steps_done", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_agents")),
     )
     with op.batch_alter_table("agents", schema=None) as batch_op:
@@ -387,6 +386,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("attempts", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_attempts_run_id"), ["run_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_attempts_agent_id_state"), ["agent_id", "state"], unique=False
+        )
     workspaces = sa.table(
         "workspaces",
         sa.column("id", sa.String),
@@ -409,6 +411,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("attempts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_attempts_agent_id_state"))
         batch_op.drop_index(batch_op.f("ix_attempts_run_id"))
 
     op.drop_table("attempts")
