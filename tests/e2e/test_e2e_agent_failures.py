@@ -7,7 +7,7 @@ import json
 import signal
 
 import pytest
-from tests.e2e.harness import Cluster, running_on_agent, step_of
+from tests.e2e.harness import Cluster, running_on_agent, step_of, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -64,9 +64,15 @@ def test_agent_killed_mid_step_is_replaced(qo: Cluster) -> None:
     assert work["output"]["first"] is False
     assert run["outputs"] == {"result": work["output"]}
 
-    listed = qo.qo("agents", "list", "--json")
-    assert listed.returncode == 0, listed.stderr
-    states = {a["name"]: a["state"] for a in json.loads(listed.stdout)}
+    def agent_states() -> dict[str, str] | None:
+        # The lease and the silence limit are both 2 s: the step may be handed over a tick
+        # before the killed agent is declared lost.
+        listed = qo.qo("agents", "list", "--json")
+        assert listed.returncode == 0, listed.stderr
+        states = {a["name"]: a["state"] for a in json.loads(listed.stdout)}
+        return states if states[victim] == "lost" else None
+
+    states = wait_for(agent_states, "the killed agent to be marked lost", deadline=15)
     assert states == {victim: "lost", survivor: "online"}
 
     shown = qo.qo("runs", "show", run_id)

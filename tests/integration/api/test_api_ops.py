@@ -290,6 +290,17 @@ async def test_smaller_limits_from_settings(custom_server: ServerFactory) -> Non
 def test_json_log_lines_drop_uvicorns_color_message(capsys: pytest.CaptureFixture[str]) -> None:
     root = logging.getLogger()
     saved = (root.handlers[:], root.level, structlog.get_config())
+    # Servers started by earlier tests may have configured uvicorn's loggers (levels,
+    # handlers, propagation); this test needs them as logging creates them.
+    uvicorn_loggers = [logging.getLogger(name) for name in ("uvicorn", "uvicorn.error")]
+    saved_uvicorn = [
+        (lg.level, lg.propagate, lg.handlers[:], lg.disabled) for lg in uvicorn_loggers
+    ]
+    for lg in uvicorn_loggers:
+        lg.setLevel(logging.NOTSET)
+        lg.propagate = True
+        lg.handlers[:] = []
+        lg.disabled = False
     try:
         configure_logging(level="info", fmt="json")
         logging.getLogger("uvicorn.error").info(
@@ -303,6 +314,13 @@ def test_json_log_lines_drop_uvicorns_color_message(capsys: pytest.CaptureFixtur
         root.handlers[:], level, config = saved
         root.setLevel(level)
         structlog.configure(**config)
+        for lg, (lg_level, propagate, handlers, disabled) in zip(
+            uvicorn_loggers, saved_uvicorn, strict=True
+        ):
+            lg.setLevel(lg_level)
+            lg.propagate = propagate
+            lg.handlers[:] = handlers
+            lg.disabled = disabled
     assert lines[0]["event"] == "Started server process [42]"
     assert lines[0]["logger"] == "uvicorn.error"
     assert lines[0]["level"] == "info"
