@@ -210,9 +210,11 @@ def wait_run(
             return run
         # The stream ended early (or the deadline passed): fall back to polling.
     while True:
-        run = check(c.get(f"{API}/runs/{run_id}"), 200)
+        # Poll the run alone (steps=false): reading and serialising every step of a
+        # 1,000-step run on each poll would take the server's CPU away from the run.
+        run = check(c.get(f"{API}/runs/{run_id}", params={"steps": "false"}), 200)
         if run.get("state") in TERMINAL:
-            return run
+            return check(c.get(f"{API}/runs/{run_id}"), 200)
         if time.monotonic() > deadline:
             raise TimeoutError(f"run {run_id} still {run.get('state')} after {timeout:.0f} s")
         time.sleep(poll_s)

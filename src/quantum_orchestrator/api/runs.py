@@ -55,9 +55,19 @@ async def list_runs(
 
 
 @router.get("/{run_id}")
-async def get_run(run_id: str, engine: EngineDep, principal: PrincipalDep) -> dict[str, Any]:
+async def get_run(
+    run_id: str,
+    engine: EngineDep,
+    principal: PrincipalDep,
+    steps: Annotated[
+        bool, Query(description="Include the steps and their attempts (false: the run only).")
+    ] = True,
+) -> dict[str, Any]:
     """One run with its steps, attempts, timings, outputs and errors."""
-    return run_out(await engine.runs.get(workspace_id=principal.workspace_id, run_id=run_id))
+    run = await engine.runs.get(
+        workspace_id=principal.workspace_id, run_id=run_id, with_steps=steps
+    )
+    return run_out(run)
 
 
 @router.post("/{run_id}/cancel")

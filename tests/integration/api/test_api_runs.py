@@ -72,6 +72,9 @@ async def test_run_shapes_with_steps_and_attempts(http: httpx.AsyncClient) -> No
     run = await wait_run(http, accepted["id"])
     assert run["state"] == "succeeded", run
     assert set(run) == RUN_KEYS | {"steps"}
+    alone = (await http.get(f"{API}/runs/{accepted['id']}", params={"steps": "false"})).json()
+    assert set(alone) == RUN_KEYS
+    assert alone["state"] == "succeeded"
     assert run["outputs"] == {"greeting": "hi ada"}
     assert run["duration_ms"] >= 0
     (step,) = run["steps"]
