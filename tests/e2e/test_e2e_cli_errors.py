@@ -86,3 +86,15 @@ def test_agent_sigterm_while_server_is_gone_exits(qo: Cluster) -> None:
         agent.kill()
         pytest.fail(f"the agent ignored SIGTERM for 10 s:\n{agent.tail()}")
     assert status == 0, agent.tail()
+
+
+def test_qo_up_prints_its_url_and_refuses_a_taken_port(qo: Cluster) -> None:
+    server = qo.start_server()
+    assert "Quantum Orchestrator is running at http://127.0.0.1:" in server.tail()
+    # A second server on the same port fails at once with a message, before touching the data.
+    second = qo.qo("up", "--data-dir", str(qo.root / "other-data"), timeout=30)
+    assert second.returncode != 0
+    assert "cannot listen on 127.0.0.1:" in second.stderr, second.stderr
+    assert "Address already in use" in second.stderr, second.stderr
+    assert "Traceback" not in second.stderr
+    assert not (qo.root / "other-data" / "qo.db").exists()

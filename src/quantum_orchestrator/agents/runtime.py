@@ -115,6 +115,7 @@ class AgentRuntime:
         self._grace = self._options.drain_grace
         self._agent_id: str | None = None
         self._heartbeat_interval = 10.0
+        self._max_output_bytes = self._options.max_output_bytes
         self._inflight: dict[str, _Attempt] = {}
         self._results: list[Result] = []
         self._results_ready = asyncio.Event()
@@ -237,6 +238,11 @@ class AgentRuntime:
             else:
                 self._agent_id = answer["agent_id"]
                 self._heartbeat_interval = max(0.01, float(answer["heartbeat_interval"]))
+                # The server's limit wins: it refuses larger outputs anyway, and this way the
+                # agent says so itself, with the size, before sending them.
+                self._max_output_bytes = int(
+                    answer.get("max_output_bytes") or self._options.max_output_bytes
+                )
                 logger.info(
                     "agent %s registered as %s (pool %s, %d capabilities)",
                     self._registration["name"],
@@ -552,9 +558,9 @@ class AgentRuntime:
             message = f"the output is not JSON-serialisable: {exc}"
             return _failed(task, _error("invalid_output", message, retryable=False))
         size = len(encoded.encode("utf-8"))
-        if size > self._options.max_output_bytes:
+        if size > self._max_output_bytes:
             too_large = OutputTooLargeError(
-                f"the output is {size} bytes; the limit is {self._options.max_output_bytes}",
+                f"the output is {size} bytes; the limit is {self._max_output_bytes}",
                 retryable=False,
             )
             return _failed(task, error_info(too_large))

@@ -3,23 +3,43 @@
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable
 
 import uvicorn
 
 from quantum_orchestrator.api.app import create_app
+from quantum_orchestrator.domain.errors import QOError
 from quantum_orchestrator.observability.logging import configure_logging
 from quantum_orchestrator.settings import Settings
 
 logger = logging.getLogger("quantum_orchestrator.server")
 
 
-class _Server(uvicorn.Server):
-    """uvicorn, telling us when it listens."""
+class ServerStartError(QOError):
+    """The server cannot start (the address is taken, the host does not resolve...)."""
 
-    def __init__(self, config: uvicorn.Config, on_ready: Callable[[str], None] | None) -> None:
+    code = "server_start_failed"
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, telling us when it listens and letting long-polls go when it stops."""
+
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        on_ready: Callable[[str], None] | None,
+        on_stopping: Callable[[], None],
+    ) -> None:
         super().__init__(config)
         self._on_ready = on_ready
+        self._on_stopping = on_stopping
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # uvicorn waits for open requests before the app's shutdown; agents' long-polling
+        # claims would hold it for their whole wait, so they are answered first.
+        self._on_stopping()
+        await super().shutdown(sockets=sockets)
 
     async def startup(self, sockets: list[object] | None = None) -> None:  # type: ignore[override]
         await super().startup(sockets=sockets)  # type: ignore[arg-type]
@@ -35,12 +55,42 @@ class _Server(uvicorn.Server):
                 self._on_ready(url)
 
 
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``, or ``ServerStartError`` saying what to change."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        raise ServerStartError(f"cannot listen on {host!r}: {exc.strerror}") from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        hint = " (another server runs there: stop it, or choose --port)" if exc.errno == 98 else ""
+        raise ServerStartError(f"cannot listen on {host}:{port}: {exc.strerror}{hint}") from None
+    return sock
+
+
 async def serve(settings: Settings, *, on_ready: Callable[[str], None] | None = None) -> None:
-    """Run API, engine and built-in agents in this process until a signal stops them."""
+    """Run API, engine and built-in agents in this process until a signal stops them.
+
+    The address is bound first, so a taken port fails at once, before the database is touched.
+    """
     configure_logging(level=settings.log_level, fmt=settings.log_format)
+    sock = bind(settings.host, settings.port)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = create_app(settings)
+
+    def stopping() -> None:
+        engine = getattr(app.state, "engine", None)
+        if engine is not None:
+            engine.agents.stop_waiting()
+
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_config=None,
@@ -49,4 +99,7 @@ async def serve(settings: Settings, *, on_ready: Callable[[str], None] | None = 
         timeout_graceful_shutdown=5,
         proxy_headers=False,
     )
-    await _Server(config, on_ready).serve()
+    try:
+        await _Server(config, on_ready, stopping).serve(sockets=[sock])
+    finally:
+        sock.close()

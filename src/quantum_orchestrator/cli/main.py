@@ -48,7 +48,7 @@ def up(
     ] = None,
     data_dir: DataDirOpt = None,
 ) -> None:
-    """Run the server: API, dashboard, engine and built-in agents in one process."""
+    """Run the server: API, engine and built-in agents in one process."""
     settings = build_settings(host=host, port=port, data_dir=data_dir)
     try:
         from quantum_orchestrator.api.server import serve
@@ -56,12 +56,16 @@ def up(
         fail(f"the server is not available in this installation: {exc}")
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
-        asyncio.run(serve(settings))
+        asyncio.run(serve(settings, on_ready=_announce))
     except KeyboardInterrupt:
         # Ctrl-C and SIGTERM are how the server is normally stopped.
         err("stopped")
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _announce(url: str) -> None:
+    typer.echo(f"Quantum Orchestrator is running at {url}  (API docs: {url}/docs; Ctrl-C stops)")
 
 
 def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:

@@ -38,6 +38,7 @@ class RegistrationAnswer(TypedDict):
     agent_id: str
     heartbeat_interval: float
     lease_seconds: float
+    max_output_bytes: NotRequired[int]
 
 
 class HeartbeatAnswer(TypedDict):

@@ -40,6 +40,13 @@ def _is_sequence(value: Any) -> bool:
 class _Sandbox(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset(["*", "**"])
 
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # Data first: `inputs.items` or `nodes.x.output.keys` must mean the key a user wrote
+        # in their JSON, not a method of Python's dict.
+        if isinstance(obj, Mapping) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
     def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
         if operator_name == "**":
             if isinstance(right, int | float) and abs(right) > 1000:
@@ -227,8 +234,14 @@ def _strings(value: Any) -> Iterable[str]:
             yield from _strings(item)
 
 
+# A template that is not one whole expression renders to text, so the usual spellings of
+# false in text must count as false.
+_FALSY_TEXT = frozenset({"", "false", "0", "no", "off", "none", "null"})
+
+
 def is_truthy(value: Any) -> bool:
-    """How a rendered condition decides: JSON-ish truth, with the strings "false"/"0" false."""
+    """How a rendered condition decides: JSON truth, with "false", "0", "no", "off", "none"
+    and "null" (any case) false too."""
     if isinstance(value, str):
-        return value.strip().lower() not in ("", "false", "0", "no", "none", "null")
+        return value.strip().lower() not in _FALSY_TEXT
     return bool(value)

@@ -247,7 +247,9 @@ def _node_errors(
         where = f"connections[{index}].when"
         if has_template(connection.when):
             errors += [FieldError(p, m) for p, m in check_syntax(connection.when, where=where)]
-            errors += _when_reference_errors(connection.when, where, ids)
+            errors += _when_reference_errors(
+                connection.when, where, ids, source=connection.source, ancestry=ancestry
+            )
         elif connection.source in branch_labels:
             known = branch_labels[connection.source]
             if known is not None and connection.when not in known:
@@ -288,14 +290,24 @@ def _branch_labels(params: Mapping[str, Any]) -> set[str] | None:
     return labels
 
 
-def _when_reference_errors(when: str, where: str, ids: set[str]) -> list[FieldError]:
-    # A condition that reads a node that does not exist could never hold. Reading a node that
-    # is not upstream of the connection's source is still allowed: it is racy (that node may not
-    # have finished when the condition is evaluated) but existing workflows rely on it.
-    return [
-        FieldError(where, f"refers to unknown node {ref!r}")
-        for ref in sorted(referenced_nodes(when) - ids)
-    ]
+def _when_reference_errors(
+    when: str, where: str, ids: set[str], *, source: str, ancestry: _Ancestry
+) -> list[FieldError]:
+    # A condition is evaluated when its source finishes: it may read the source and the
+    # source's ancestors, whose outputs exist by then; anything else would be a race.
+    errors: list[FieldError] = []
+    for ref in sorted(referenced_nodes(when)):
+        if ref not in ids:
+            errors.append(FieldError(where, f"refers to unknown node {ref!r}"))
+        elif ref != source and not ancestry.is_upstream(ref, source):
+            errors.append(
+                FieldError(
+                    where,
+                    f"refers to node {ref!r}, which is not upstream of {source!r}: the "
+                    "condition is evaluated when that node finishes",
+                )
+            )
+    return errors
 
 
 def _map_inner_errors(

@@ -47,6 +47,7 @@ class AgentService:
         self._agents: dict[str, Row] = {}
         # Told of each step an agent finished (node type, state, seconds), after commit.
         self.step_observers: list[Callable[[str, str, float], None]] = []
+        self._stopping = False
 
     async def register(
         self, *, workspace_id: str, registration: Registration, builtin: bool = False
@@ -93,6 +94,7 @@ class AgentService:
             "agent_id": agent_id,
             "heartbeat_interval": self._settings.heartbeat_interval,
             "lease_seconds": self._settings.lease_seconds,
+            "max_output_bytes": self._settings.max_output_bytes,
         }
 
     async def _agent(self, agent_id: str, workspace_id: str | None) -> Row:
@@ -141,7 +143,7 @@ class AgentService:
         while True:
             tasks = await self._claim_once(agent, limit)
             remaining = deadline - loop.time()
-            if tasks or remaining <= 0:
+            if tasks or remaining <= 0 or self._stopping:
                 return tasks
             # Queued work wakes us at once; the timeout only bounds a missed signal.
             await self._uow.signal.wait(min(remaining, 1.0))
@@ -428,6 +430,11 @@ class AgentService:
             return await self._uow.repos.agents.page(
                 conn, workspace_id=workspace_id, limit=limit, cursor=cursor, state=state
             )
+
+    def stop_waiting(self) -> None:
+        """The server is stopping: long-polling claims answer now, and later ones at once."""
+        self._stopping = True
+        self._uow.signal.notify()
 
     def forget(self, agent_id: str) -> None:
         """Drop the cached row of an agent (it was marked lost)."""

@@ -166,7 +166,7 @@ class RunService:
                     state="cancelled",
                 )
             error = {"code": "cancelled", "message": "the run was cancelled", "retryable": False}
-            await repos.runs.set_state(
+            run_changed = await repos.runs.set_state(
                 tx.conn,
                 run_id=run_id,
                 expected=run["state"],
@@ -177,6 +177,9 @@ class RunService:
                     "updated_at": tx.now,
                 },
             )
+            if not run_changed:
+                # The run moved on (it finished) while this transaction ran; nothing changes.
+                raise ConflictError("the run changed state meanwhile; read it again")
             tx.event(
                 workspace_id=workspace_id, run_id=run_id, type="run.cancelled", state="cancelled"
             )

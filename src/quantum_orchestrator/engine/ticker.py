@@ -77,6 +77,7 @@ class Ticker:
                     agent_id=agent["id"],
                     sources=("online", "draining"),
                     state=AgentState.LOST.value,
+                    silent_since=before,
                 )
                 if changed:
                     logger.warning("agent %s lost: no heartbeat since %s", agent["id"], before)

@@ -53,14 +53,22 @@ class AgentStore:
         return str(state) if state is not None else None
 
     async def set_state(
-        self, conn: AsyncConnection, *, agent_id: str, sources: Sequence[str], state: str
+        self,
+        conn: AsyncConnection,
+        *,
+        agent_id: str,
+        sources: Sequence[str],
+        state: str,
+        silent_since: datetime | None = None,
     ) -> bool:
-        """Change an agent's state if it is in one of ``sources``."""
-        result = await conn.execute(
-            update(agents)
-            .where(agents.c.id == agent_id, agents.c.state.in_(list(sources)))
-            .values(state=state)
-        )
+        """Change an agent's state if it is in one of ``sources`` (and, when given, has not
+        been heard of since ``silent_since``)."""
+        query = update(agents).where(agents.c.id == agent_id, agents.c.state.in_(list(sources)))
+        if silent_since is not None:
+            # A heartbeat that lands between finding an agent silent and marking it lost
+            # keeps it online.
+            query = query.where(agents.c.last_heartbeat_at < silent_since)
+        result = await conn.execute(query.values(state=state))
         return bool(result.rowcount)
 
     async def silent_since(

@@ -50,6 +50,7 @@ class MemoryTransport:
         self.forget_on_claim = False
         self.forget_on_report = False
         self.state = "online"
+        self.max_output_bytes: int | None = None
 
     def add(self, task: Task) -> None:
         self.tasks.append(task)
@@ -63,9 +64,12 @@ class MemoryTransport:
         self.registrations.append(registration)
         agent_id = f"agent-{len(self.registrations)}"
         self.known.add(agent_id)
-        return RegistrationAnswer(
+        answer = RegistrationAnswer(
             agent_id=agent_id, heartbeat_interval=self.heartbeat_interval, lease_seconds=30
         )
+        if self.max_output_bytes is not None:
+            answer["max_output_bytes"] = self.max_output_bytes
+        return answer
 
     async def heartbeat(self, agent_id: str, running: list[str]) -> HeartbeatAnswer:
         self._check(agent_id)
@@ -256,6 +260,20 @@ async def test_bad_outputs_are_non_retryable_failures(output: Any, code: str) ->
     assert results["s1"]["status"] == "failed"
     assert results["s1"]["error"]["code"] == code
     assert results["s1"]["error"]["retryable"] is False
+
+
+async def test_the_servers_output_limit_applies() -> None:
+    transport = MemoryTransport()
+    transport.max_output_bytes = 100
+
+    async def produce(params: dict[str, Any], ctx: StepContext) -> Any:
+        return "x" * 200
+
+    async with make_runtime(transport, {"test.out": produce}):
+        transport.add(make_task("s1", "test.out"))
+        results = await transport.wait_results(1)
+    assert results["s1"]["error"]["code"] == "output_too_large"
+    assert "the limit is 100" in results["s1"]["error"]["message"]
 
 
 async def test_exceptions_are_mapped_to_error_info() -> None:

@@ -237,6 +237,8 @@ def test_referenced_nodes() -> None:
         ("no", False),
         ("none", False),
         ("null", False),
+        ("off", False),
+        ("OFF", False),
         ("true", True),
         ("yes", True),
         ("anything", True),
@@ -245,3 +247,12 @@ def test_referenced_nodes() -> None:
 )
 def test_is_truthy(value: Any, expected: bool) -> None:
     assert is_truthy(value) is expected
+
+
+def test_data_keys_win_over_dict_methods() -> None:
+    context = {"inputs": {"items": [1, 2], "keys": "k", "values": {"a": 1}}}
+    assert render_string("{{ inputs.items }}", context) == [1, 2]
+    assert render_string("{{ inputs.keys }}", context) == "k"
+    assert render_string("{{ inputs.values.a }}", context) == 1
+    # Without such a key the method is still reachable (and safe in the sandbox).
+    assert render_string("{{ inputs.values.items() | list }}", context) == [["a", 1]]

@@ -475,8 +475,16 @@ def test_when_references_to_unknown_nodes() -> None:
         node("c"),
         connections=[edge("a", "b", "{{ nodes.zz.ok }}"), edge("a", "c", "{{ nodes.b.ok }}")],
     )
-    # Reading a node that is not upstream of the source (b) is allowed, though racy.
-    assert only_error(document) == ("connections[0].when", "refers to unknown node 'zz'")
+    with pytest.raises(SpecInvalidError) as raised:
+        validate_spec(document)
+    assert [(e.path, e.message) for e in raised.value.errors] == [
+        ("connections[0].when", "refers to unknown node 'zz'"),
+        (
+            "connections[1].when",
+            "refers to node 'b', which is not upstream of 'a': the condition is evaluated "
+            "when that node finishes",
+        ),
+    ]
 
 
 # -- core.map -------------------------------------------------------------------------------

@@ -10,16 +10,10 @@ from typing import Any
 from quantum_orchestrator.agents.context import StepContext
 from quantum_orchestrator.domain.errors import StepError
 
-# Conditions usually come from templates; a template that is not one whole expression renders
-# to text, so "false" or "0" must not count as a selected case.
-_FALSY_TEXT = frozenset({"", "false", "0", "no", "off", "none", "null"})
+# One rule for conditions everywhere (branch cases here, `when` on connections in the engine).
+from quantum_orchestrator.domain.templates import is_truthy
 
-
-def is_truthy(value: Any) -> bool:
-    """JSON truthiness, with the usual spellings of false in text counted as false."""
-    if isinstance(value, str):
-        return value.strip().lower() not in _FALSY_TEXT
-    return bool(value)
+__all__ = ["branch", "is_truthy", "merge", "noop", "transform"]
 
 
 async def noop(params: dict[str, Any], ctx: StepContext) -> Any:
