@@ -56,7 +56,7 @@ async def register(http: httpx.AsyncClient, name: str, pool: str = "ext") -> str
     response = await http.post(f"{API}/agent/register", json=registration(name, pool))
     assert response.status_code == 201, response.text
     answer = response.json()
-    assert set(answer) == {"agent_id", "heartbeat_interval", "lease_seconds"}
+    assert set(answer) == {"agent_id", "heartbeat_interval", "lease_seconds", "max_output_bytes"}
     assert answer["heartbeat_interval"] > 0
     assert answer["lease_seconds"] > 0
     agent_id: str = answer["agent_id"]
