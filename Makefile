@@ -40,7 +40,7 @@ audit: $(STAMP)
 	$(BIN)/pip-audit --progress-spinner off --skip-editable
 	$(BIN)/python tools/pypi_audit.py requirements/constraints.txt
 
-test: lint typecheck unit audit
+test: lint typecheck audit unit
 
 bench: $(RUNTIME_STAMP)
 	bash bench/run_all.sh
