@@ -203,14 +203,8 @@ class AgentService:
                         state="running",
                     )
             for row in rows:
-                tx.event(
-                    workspace_id=row["workspace_id"],
-                    run_id=row["run_id"],
-                    type="step.running",
-                    step_id=row["id"],
-                    node_id=row["node_id"],
-                    state="running",
-                    data={"attempt": row["attempts"], "agent_id": agent["id"]},
+                tx.step_event(
+                    row, "running", data={"attempt": row["attempts"], "agent_id": agent["id"]}
                 )
         return [
             {
@@ -263,7 +257,7 @@ class AgentService:
                 if error is None:
                     output = result.get("output")
                     succeeded.append((step["id"], step["attempts"], output))
-                    self._event(tx, step, "succeeded", {"attempt": step["attempts"]})
+                    tx.step_event(step, "succeeded", data={"attempt": step["attempts"]})
                     finished.append({**step, "state": "succeeded", "output": output})
                     continue
                 outcome = await self.fail_attempt(
@@ -343,12 +337,11 @@ class AgentService:
                     "deadline_at": None,
                 },
             )
-            self._event(
-                tx,
+            tx.step_event(
                 step,
                 "retrying",
-                {"attempt": step["attempts"], "error": error, "delay": round(delay, 3)},
                 state="queued",
+                data={"attempt": step["attempts"], "error": error, "delay": round(delay, 3)},
             )
             if delay <= 0:
                 tx.work_queued = True
@@ -367,21 +360,8 @@ class AgentService:
                 "deadline_at": None,
             },
         )
-        self._event(tx, step, "failed", {"attempt": step["attempts"], "error": error})
+        tx.step_event(step, "failed", data={"attempt": step["attempts"], "error": error})
         return {**step, "state": "failed", "error": error}
-
-    def _event(
-        self, tx: Tx, step: Row, kind: str, data: dict[str, Any], state: str | None = None
-    ) -> None:
-        tx.event(
-            workspace_id=step["workspace_id"],
-            run_id=step["run_id"],
-            type=f"step.{kind}",
-            step_id=step["id"],
-            node_id=step["node_id"],
-            state=state or kind,
-            data=data,
-        )
 
     async def deregister(self, *, agent_id: str, workspace_id: str | None = None) -> None:
         """The agent leaves: offline; whatever it still held goes back to the queue."""

@@ -157,14 +157,7 @@ class RunService:
                 tx.conn, run_id=run_id, state=AttemptState.CANCELLED.value, now=tx.now
             )
             for step in changed:
-                tx.event(
-                    workspace_id=workspace_id,
-                    run_id=run_id,
-                    type="step.cancelled",
-                    step_id=step["id"],
-                    node_id=step["node_id"],
-                    state="cancelled",
-                )
+                tx.step_event({**step, "run_id": run_id, "workspace_id": workspace_id}, "cancelled")
             error = {"code": "cancelled", "message": "the run was cancelled", "retryable": False}
             run_changed = await repos.runs.set_state(
                 tx.conn,

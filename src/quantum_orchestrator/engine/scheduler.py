@@ -71,9 +71,20 @@ class Scheduler:
 
     async def restart(self, tx: Tx, *, run: Row, plan: Plan, rows: Sequence[Row]) -> None:
         """Start again the reset steps of a retried run whose upstream steps allow it."""
+        finished = await self._advance(tx, run=run, plan=plan, rows=rows)
+        await self.propagate(tx, finished)
+        await self.settle_run(tx, run)
+
+    async def _advance(self, tx: Tx, *, run: Row, plan: Plan, rows: Sequence[Row]) -> list[Row]:
+        """Apply each pending step's trigger rule: start it, skip it, or let it wait.
+
+        Answers the steps that finished here (skipped, or failed or done at once).
+        """
         ready: list[Row] = []
         finished: list[Row] = []
         for row in rows:
+            if row["state"] != "pending":
+                continue
             decision = decide(
                 row["trigger_rule"],
                 total=row["up_total"],
@@ -85,9 +96,7 @@ class Scheduler:
                 ready.append(row)
             elif decision is Readiness.SKIP:
                 finished.append(await self._skip(tx, run, row))
-        finished += await self._activate(tx, run=run, plan=plan, rows=ready)
-        await self.propagate(tx, finished)
-        await self.settle_run(tx, run)
+        return finished + await self._activate(tx, run=run, plan=plan, rows=ready)
 
     def _step_row(self, run: Row, node: PlanNode) -> Row:
         return {
@@ -217,14 +226,7 @@ class Scheduler:
         by_id = {row["id"]: row for row in rows}
         for item in queued:
             row = by_id[item["sid"]]
-            tx.event(
-                workspace_id=run["workspace_id"],
-                run_id=run["id"],
-                type="step.queued",
-                step_id=row["id"],
-                node_id=row["node_id"],
-                state="queued",
-            )
+            tx.step_event(row, "queued")
         tx.work_queued = True
         tx.queued_runs.add(run["id"])
 
@@ -243,15 +245,7 @@ class Scheduler:
                 "queued_at": tx.now,
             },
         )
-        tx.event(
-            workspace_id=run["workspace_id"],
-            run_id=run["id"],
-            type="step.waiting",
-            step_id=row["id"],
-            node_id=row["node_id"],
-            state="waiting",
-            data={"seconds": seconds},
-        )
+        tx.step_event(row, "waiting", data={"seconds": seconds})
 
     async def _start_map(
         self, tx: Tx, *, run: Row, plan: Plan, row: Row, params: Mapping[str, Any]
@@ -313,15 +307,7 @@ class Scheduler:
                 "queued_at": tx.now,
             },
         )
-        tx.event(
-            workspace_id=run["workspace_id"],
-            run_id=run["id"],
-            type="step.running",
-            step_id=row["id"],
-            node_id=row["node_id"],
-            state="running",
-            data={"items": len(items)},
-        )
+        tx.step_event(row, "running", data={"items": len(items)})
         if not children:
             return [await self.succeed_now(tx, run, {**row, "state": "running"}, [])]
         await self.repos.steps.insert_many(tx.conn, children)
@@ -340,7 +326,7 @@ class Scheduler:
             sources=step_sources(StepState.FAILED),
             values={"state": "failed", "error": dict(error), "finished_at": tx.now},
         )
-        self._step_event(tx, run, row, "failed", {"error": dict(error)})
+        tx.step_event(row, "failed", data={"error": dict(error)})
         return {**row, "state": "failed", "error": dict(error)}
 
     async def succeed_now(self, tx: Tx, run: Row, row: Row, output: Any) -> Row:
@@ -352,21 +338,8 @@ class Scheduler:
             sources=step_sources(StepState.SUCCEEDED),
             values={"state": "succeeded", "output": output, "finished_at": tx.now},
         )
-        self._step_event(tx, run, row, "succeeded")
+        tx.step_event(row, "succeeded")
         return {**row, "state": "succeeded", "output": output}
-
-    def _step_event(
-        self, tx: Tx, run: Row, row: Row, state: str, data: dict[str, Any] | None = None
-    ) -> None:
-        tx.event(
-            workspace_id=run["workspace_id"],
-            run_id=run["id"],
-            type=f"step.{state}",
-            step_id=row["id"],
-            node_id=row["node_id"],
-            state=state,
-            data=data,
-        )
 
     async def propagate(self, tx: Tx, finished: Sequence[Row]) -> None:
         """Count finished steps into their successors, start or skip those, end finished runs."""
@@ -413,23 +386,7 @@ class Scheduler:
             run_id=run["id"],
             increments={k: (v[0], v[1], v[2]) for k, v in increments.items()},
         )
-        ready: list[Row] = []
-        for row in changed:
-            if row["state"] != "pending":
-                continue
-            decision = decide(
-                row["trigger_rule"],
-                total=row["up_total"],
-                succeeded=row["up_succeeded"],
-                failed=row["up_failed"],
-                skipped=row["up_skipped"],
-            )
-            if decision is Readiness.RUN:
-                ready.append(row)
-            elif decision is Readiness.SKIP:
-                finished.append(await self._skip(tx, run, row))
-        finished += await self._activate(tx, run=run, plan=plan, rows=ready)
-        return finished
+        return finished + await self._advance(tx, run=run, plan=plan, rows=changed)
 
     async def _edge_outcomes(self, tx: Tx, *, run: Row, node: PlanNode, row: Row) -> dict[str, int]:
         """For each downstream node: 0 succeeded (edge taken), 1 failed, 2 skipped/not taken."""
@@ -486,7 +443,7 @@ class Scheduler:
             sources=step_sources(StepState.SKIPPED),
             values={"state": "skipped", "finished_at": tx.now},
         )
-        self._step_event(tx, run, row, "skipped")
+        tx.step_event(row, "skipped")
         return {**row, "state": "skipped"}
 
     async def _map_child_finished(self, tx: Tx, *, run: Row, plan: Plan, child: Row) -> list[Row]:

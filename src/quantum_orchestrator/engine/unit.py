@@ -83,6 +83,25 @@ class Tx:
             }
         )
 
+    def step_event(
+        self,
+        step: dict[str, Any],
+        kind: str,
+        *,
+        state: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """Record ``step.<kind>`` for a step row (state defaults to ``kind``)."""
+        self.event(
+            workspace_id=step["workspace_id"],
+            run_id=step["run_id"],
+            type=f"step.{kind}",
+            step_id=step["id"],
+            node_id=step["node_id"],
+            state=state or kind,
+            data=data,
+        )
+
 
 class WorkSignal:
     """Wakes long-polling claimers when steps are queued (instead of polling the database)."""
