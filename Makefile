@@ -23,8 +23,8 @@ up: $(RUNTIME_STAMP)
 	$(BIN)/qo up
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench docs tools
-	$(BIN)/ruff format --check src tests bench docs tools
+	$(BIN)/ruff check src tests bench docs tools examples
+	$(BIN)/ruff format --check src tests bench docs tools examples
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
