@@ -65,8 +65,8 @@ class Scheduler:
         finished = await self._activate(tx, run=run, plan=plan, rows=roots)
         if finished:
             await self.propagate(tx, finished)
-        else:
-            # Nothing finished, so nothing settled the run: it may wait on a delay only.
+        elif run["id"] not in tx.queued_runs:
+            # Nothing finished and nothing was queued: the run may wait on a delay only.
             await self.settle_run(tx, run)
 
     async def restart(self, tx: Tx, *, run: Row, plan: Plan, rows: Sequence[Row]) -> None:
