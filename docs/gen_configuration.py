@@ -49,6 +49,8 @@ def _markdown(text: str) -> str:
 
 def _default(field: FieldInfo) -> str:
     factory = field.default_factory
+    if factory in (list, dict):
+        return "`[]`" if factory is list else "`{}`"
     if factory is not None:
         doc = (getattr(factory, "__doc__", None) or "").strip().splitlines()
         return _markdown(doc[0].rstrip(".")) if doc else f"`{factory.__name__}()`"

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from quantum_orchestrator.__about__ import __version__
 from quantum_orchestrator.api import agent_protocol, agents, health, node_types, runs, workflows
@@ -72,6 +73,16 @@ def create_app(settings: Settings) -> FastAPI:
     install_problem_handlers(app)
     for module in (workflows, runs, agents, agent_protocol, node_types, health):
         app.include_router(module.router)
+    if settings.api.cors_origins:
+        # Off unless configured: only the listed origins, never a wildcard with credentials.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.api.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=["X-Request-ID"],
+            max_age=600,
+        )
     app.add_middleware(
         RequestContext,
         max_body_bytes=settings.api.max_body_bytes,

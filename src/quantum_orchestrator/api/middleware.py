@@ -28,9 +28,21 @@ logger = logging.getLogger("quantum_orchestrator.api")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,100}$")
 # Long-lived answers: an event stream and the agents' long-poll manage their own time.
 _NO_TIMEOUT = re.compile(r"^/api/v1/(runs/[^/]+/events|agent/[^/]+/claim)$")
+# The API answers JSON (and an event stream): nothing it serves needs to run scripts, load
+# resources or be framed, so the policy forbids everything.
+_API_CSP = b"default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+# FastAPI's interactive docs page loads Swagger UI from its CDN and starts it with an inline
+# script; it gets only what that needs.
+_DOCS_CSP = (
+    b"default-src 'none'; script-src 'unsafe-inline' https://cdn.jsdelivr.net; "
+    b"style-src https://cdn.jsdelivr.net; img-src data: https://fastapi.tiangolo.com; "
+    b"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
 _SECURITY_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-opener-policy", b"same-origin"),
 )
 
 
@@ -82,6 +94,10 @@ class RequestContext:
                     *message.get("headers", []),
                     (b"x-request-id", request_id.encode()),
                     *_SECURITY_HEADERS,
+                    (
+                        b"content-security-policy",
+                        _DOCS_CSP if scope.get("path") == "/docs" else _API_CSP,
+                    ),
                 ]
             elif head and message["type"] == "http.response.body":
                 message = {**message, "body": b""}

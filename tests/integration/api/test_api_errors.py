@@ -297,6 +297,19 @@ async def test_security_headers(http: httpx.AsyncClient) -> None:
     for response in (await http.get("/healthz"), await http.get(f"{API}/workflows/nope")):
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["referrer-policy"] == "no-referrer"
+        assert response.headers["x-frame-options"] == "DENY"
+        csp = response.headers["content-security-policy"]
+        assert "default-src 'none'" in csp
+        assert "frame-ancestors 'none'" in csp
+    docs = await http.get("/docs")
+    assert "frame-ancestors 'none'" in docs.headers["content-security-policy"]
+    assert "https://cdn.jsdelivr.net" in docs.headers["content-security-policy"]
+    # CORS is off by default: no browser origin is allowed.
+    preflight = await http.options(
+        f"{API}/workflows",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert "access-control-allow-origin" not in preflight.headers
 
 
 async def test_agent_unknown_on_the_agent_protocol(http: httpx.AsyncClient) -> None:

@@ -327,3 +327,23 @@ def test_json_log_lines_drop_uvicorns_color_message(capsys: pytest.CaptureFixtur
     assert all("color_message" not in line for line in lines), lines
     assert lines[1]["event"] == "hello"
     assert lines[1]["n"] == 1
+
+
+async def test_cors_allows_only_the_configured_origins(custom_server: ServerFactory) -> None:
+    async with (
+        custom_server(api={"cors_origins": ["https://ui.example"]}) as app,
+        httpx.AsyncClient(base_url=app.url, timeout=30) as http,
+    ):
+        allowed = await http.options(
+            f"{API}/workflows",
+            headers={"Origin": "https://ui.example", "Access-Control-Request-Method": "POST"},
+        )
+        assert allowed.status_code == 200
+        assert allowed.headers["access-control-allow-origin"] == "https://ui.example"
+        other = await http.options(
+            f"{API}/workflows",
+            headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+        )
+        assert "access-control-allow-origin" not in other.headers
+        listed = await http.get(f"{API}/workflows", headers={"Origin": "https://ui.example"})
+        assert listed.headers["access-control-allow-origin"] == "https://ui.example"
