@@ -6,11 +6,12 @@ Every field can be set from the environment with the ``QO_`` prefix; nested grou
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -67,6 +68,22 @@ class AgentPoolSettings(BaseModel):
     enabled: bool = Field(True, description="Run built-in agents inside the server.")
     pool: str = Field("builtin", description="Pool name of the built-in agents.")
     concurrency: int = Field(64, ge=1, le=10_000, description="Steps run at once.")
+    http_allow: list[str] = Field(
+        default_factory=list,
+        description="Internal networks `specialized.http_request` may reach, as a JSON list of "
+        'CIDRs such as `["10.0.0.0/8", "127.0.0.1/32"]`; private, loopback and link-local '
+        "addresses are refused otherwise (SSRF protection).",
+    )
+
+    @field_validator("http_allow")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP network such as 10.0.0.0/8") from None
+        return value
 
 
 class ApiSettings(BaseModel):

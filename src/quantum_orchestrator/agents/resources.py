@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import httpx
+
+from quantum_orchestrator.agents.netguard import AddressPolicy, GuardedTransport
 
 _DEFAULT_USER_AGENT = "quantum-orchestrator-agent"
 
 
-def _default_http_client() -> httpx.AsyncClient:
+def guarded_http_client(policy: AddressPolicy) -> httpx.AsyncClient:
+    """The HTTP client of the built-in nodes: redirects followed, internal addresses refused
+    unless ``policy`` allows them."""
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
     return httpx.AsyncClient(
         follow_redirects=True,
         headers={"User-Agent": _DEFAULT_USER_AGENT},
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        limits=limits,
+        transport=GuardedTransport(policy=policy, limits=limits),
+        trust_env=False,
     )
 
 
@@ -25,9 +32,13 @@ class NodeResources:
     """
 
     def __init__(
-        self, *, http_client_factory: Callable[[], httpx.AsyncClient] | None = None
+        self,
+        *,
+        http_client_factory: Callable[[], httpx.AsyncClient] | None = None,
+        http_allow: Sequence[str] = (),
     ) -> None:
-        self._factory = http_client_factory or _default_http_client
+        policy = AddressPolicy(allow=http_allow)
+        self._factory = http_client_factory or (lambda: guarded_http_client(policy))
         self._http: httpx.AsyncClient | None = None
         self._closed = False
 

@@ -42,6 +42,7 @@ def build_runtime(
     name: str | None = None,
     include_builtin: bool = False,
     options: RuntimeOptions | None = None,
+    http_allow: Sequence[str] = (),
 ) -> AgentRuntime:
     """One runtime serving every capability of ``agents`` (plus the built-ins if asked).
 
@@ -71,7 +72,7 @@ def build_runtime(
         (agent.capabilities, agent.handlers) for agent in agents
     ]
     if include_builtin:
-        resources = NodeResources()
+        resources = NodeResources(http_allow=http_allow)
         sources.append((builtin_capabilities(), builtin_handlers(resources=resources)))
     for agent_capabilities, agent_handlers in sources:
         for capability in agent_capabilities:
@@ -134,6 +135,7 @@ async def serve_agents(
     include_builtin: bool = False,
     options: RuntimeOptions | None = None,
     on_runtime: Callable[[AgentRuntime | None], None] | None = None,
+    http_allow: Sequence[str] = (),
 ) -> None:
     """Serve ``agents`` against ``server`` over HTTP until SIGTERM/SIGINT and the drain end.
 
@@ -151,6 +153,7 @@ async def serve_agents(
             name=name,
             include_builtin=include_builtin,
             options=options,
+            http_allow=http_allow,
         )
         if on_runtime is not None:
             on_runtime(runtime)

@@ -93,6 +93,7 @@ class EmbeddedAgents:
             name=f"builtin@{socket.gethostname()}",
             include_builtin=True,
             options=RuntimeOptions(claim_wait=5.0, drain_grace=drain_grace),
+            http_allow=settings.http_allow,
         )
         self._task: asyncio.Task[None] | None = None
 

@@ -184,6 +184,7 @@ def agent_command(
                 name=name,
                 token=token,
                 include_builtin=not names,
+                http_allow=settings.agents.http_allow,
             )
         )
     except KeyboardInterrupt:

@@ -52,8 +52,13 @@ async def slow(request: Request) -> Response:
     return PlainTextResponse("late")
 
 
+async def bounce(request: Request) -> Response:
+    return Response(status_code=302, headers={"Location": request.query_params["to"]})
+
+
 APP = Starlette(
     routes=[
+        Route("/bounce", bounce),
         Route("/echo", echo, methods=["GET", "POST", "PUT", "DELETE"]),
         Route("/text", text),
         Route("/status/{code:int}", status),
@@ -76,8 +81,20 @@ def make_ctx() -> StepContext:
     )
 
 
+# The test servers listen on loopback, which the SSRF guard refuses unless allowed.
+LOOPBACK = ["127.0.0.0/8"]
+
+
 @pytest.fixture
 async def http_request() -> AsyncIterator[Handler]:
+    resources = NodeResources(http_allow=LOOPBACK)
+    yield builtin_handlers(resources=resources)["specialized.http_request"]
+    await resources.aclose()
+
+
+@pytest.fixture
+async def guarded() -> AsyncIterator[Handler]:
+    """The handler with the default policy: no internal network allowed."""
     resources = NodeResources()
     yield builtin_handlers(resources=resources)["specialized.http_request"]
     await resources.aclose()
@@ -188,7 +205,7 @@ async def test_invalid_params_are_not_retryable(
 
 
 async def test_the_client_is_shared(base_url: str) -> None:
-    resources = NodeResources()
+    resources = NodeResources(http_allow=LOOPBACK)
     handler = builtin_handlers(resources=resources)["specialized.http_request"]
     await handler({"url": f"{base_url}/text"}, make_ctx())
     client = resources.http_client()
@@ -196,3 +213,53 @@ async def test_the_client_is_shared(base_url: str) -> None:
     assert resources.http_client() is client
     await resources.aclose()
     assert client.is_closed
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/",
+        "http://localhost:9/",
+        "http://[::1]:9/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.1/",
+        "http://192.168.1.1/",
+        "http://[::ffff:127.0.0.1]:9/",
+        "http://0.0.0.0:9/",
+    ],
+)
+async def test_internal_targets_are_refused(guarded: Handler, url: str) -> None:
+    with pytest.raises(StepError) as info:
+        await guarded({"url": url}, make_ctx())
+    assert info.value.code == "ssrf_blocked"
+    assert info.value.retryable is False
+    assert "QO_AGENTS__HTTP_ALLOW" in info.value.message
+
+
+async def test_a_redirect_to_an_internal_address_is_refused(base_url: str) -> None:
+    # Only the test server's own address is allowed; it redirects to another loopback address.
+    resources = NodeResources(http_allow=["127.0.0.1/32"])
+    handler = builtin_handlers(resources=resources)["specialized.http_request"]
+    try:
+        ok = await handler({"url": f"{base_url}/text"}, make_ctx())
+        assert ok["body"] == "plain words"
+        with pytest.raises(StepError) as info:
+            await handler(
+                {"url": f"{base_url}/bounce", "query": {"to": "http://127.0.0.2:9/"}}, make_ctx()
+            )
+        assert info.value.code == "ssrf_blocked"
+    finally:
+        await resources.aclose()
+
+
+def test_the_policy() -> None:
+    from ipaddress import ip_address
+
+    from quantum_orchestrator.agents.netguard import AddressPolicy
+
+    policy = AddressPolicy(allow=["10.1.0.0/16"])
+    assert policy.permits(ip_address("93.184.216.34"))
+    assert policy.permits(ip_address("2606:4700:4700::1111"))
+    assert policy.permits(ip_address("10.1.2.3"))
+    for blocked in ("10.2.0.1", "127.0.0.1", "::1", "169.254.169.254", "fe80::1", "224.0.0.1"):
+        assert not policy.permits(ip_address(blocked)), blocked
