@@ -87,6 +87,9 @@ def make_settings(tmp_path: Path, url: str, **engine: object) -> Settings:
         log_format="json",
         database={"url": url},  # type: ignore[arg-type]
         engine=values,  # type: ignore[arg-type]
+        # Limited, but far above what a test sends: the limiter runs on every request without
+        # turning a fast test into a 429 (its own tests set small limits).
+        api={"rate_limit": 100_000, "rate_limit_burst": 100_000},  # type: ignore[arg-type]
     )
 
 

@@ -94,6 +94,10 @@ class ApiSettings(BaseModel):
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body.")
     request_timeout: float = Field(30.0, gt=0, description="Request timeout (504 past it).")
     max_page_size: int = Field(200, ge=1, le=10_000, description="Largest page of a listing.")
+    rate_limit: float = Field(
+        100.0, ge=0, description="Requests per second per caller (token bucket); 0: no limit."
+    )
+    rate_limit_burst: int = Field(100, ge=1, description="Requests a caller may make at once.")
     cors_origins: list[str] = Field(
         default_factory=list,
         description="Origins allowed to call the API from a browser (CORS), as a JSON list "

@@ -18,6 +18,7 @@ from quantum_orchestrator.api.deps import DEFAULT_WORKSPACE_ID
 from quantum_orchestrator.api.embedded import EmbeddedAgents
 from quantum_orchestrator.api.middleware import RequestContext
 from quantum_orchestrator.api.problems import install_problem_handlers
+from quantum_orchestrator.api.ratelimit import RateLimiter
 from quantum_orchestrator.engine.engine import Engine
 from quantum_orchestrator.observability.metrics import Metrics
 from quantum_orchestrator.settings import Settings
@@ -70,6 +71,11 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = metrics
+    app.state.rate_limiter = (
+        RateLimiter(rate=settings.api.rate_limit, burst=settings.api.rate_limit_burst)
+        if settings.api.rate_limit > 0
+        else None
+    )
     install_problem_handlers(app)
     for module in (workflows, runs, agents, agent_protocol, node_types, health):
         app.include_router(module.router)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 
+from quantum_orchestrator.api.ratelimit import RateLimiter
 from quantum_orchestrator.engine.engine import Engine
 from quantum_orchestrator.settings import Settings
 
@@ -38,10 +39,16 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-async def current_principal(request: Request) -> Principal:
-    """The caller of this request."""
+async def current_principal(request: Request, response: Response) -> Principal:
+    """The caller of this request, who must be within its rate limit."""
     principal = Principal(kind="anonymous", workspace_id=DEFAULT_WORKSPACE_ID, subject="anonymous")
     request.state.principal = principal
+    limiter: RateLimiter | None = request.app.state.rate_limiter
+    if limiter is not None:
+        # Until callers authenticate, an anonymous caller is known by its address.
+        client = request.client.host if request.client else "unknown"
+        key = f"{principal.kind}:{principal.subject}@{client}"
+        response.headers.update(limiter.take(key).headers())
     return principal
 
 

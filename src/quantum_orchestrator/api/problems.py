@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,6 +17,7 @@ from quantum_orchestrator.domain.errors import (
     InvalidInputError,
     NotFoundError,
     QOError,
+    RateLimitedError,
     UnavailableError,
 )
 from quantum_orchestrator.domain.validation import format_path
@@ -27,6 +29,7 @@ _STATUS_BY_CLASS: tuple[tuple[type[QOError], int], ...] = (
     (NotFoundError, 404),
     (ConflictError, 409),
     (UnavailableError, 503),
+    (RateLimitedError, 429),
 )
 _TITLES = {
     400: "Bad Request",
@@ -121,6 +124,13 @@ def install_problem_handlers(app: FastAPI) -> None:
         errors = [e.to_dict() for e in exc.errors] if isinstance(exc, InvalidInputError) else None
         status = status_for(exc)
         headers = {"Retry-After": "1"} if status == 503 else None
+        if isinstance(exc, RateLimitedError):
+            headers = {
+                "Retry-After": str(max(1, math.ceil(exc.retry_after))),
+                "RateLimit-Limit": str(exc.limit),
+                "RateLimit-Remaining": "0",
+                "RateLimit-Reset": str(max(1, math.ceil(exc.retry_after))),
+            }
         return problem(
             request,
             status=status,

@@ -110,3 +110,15 @@ class UnavailableError(QOError):
 
     code = "unavailable"
     retryable = True
+
+
+class RateLimitedError(QOError):
+    """Too many requests from one principal; ``retry_after`` seconds until the next is allowed."""
+
+    code = "rate_limited"
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float, limit: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.limit = limit

@@ -347,3 +347,42 @@ async def test_cors_allows_only_the_configured_origins(custom_server: ServerFact
         assert "access-control-allow-origin" not in other.headers
         listed = await http.get(f"{API}/workflows", headers={"Origin": "https://ui.example"})
         assert listed.headers["access-control-allow-origin"] == "https://ui.example"
+
+
+async def test_rate_limit_per_caller(custom_server: ServerFactory) -> None:
+    # A burst of 100 refilled slowly (10/s), so the count does not depend on how fast this
+    # machine answers.
+    async with (
+        custom_server(api={"rate_limit": 10, "rate_limit_burst": 100}) as app,
+        httpx.AsyncClient(base_url=app.url, timeout=30) as http,
+    ):
+        first = await http.get(f"{API}/workflows")
+        assert first.headers["ratelimit-limit"] == "100"
+        assert int(first.headers["ratelimit-remaining"]) == 99
+        answers = [await http.get(f"{API}/workflows") for _ in range(120)]
+        ok = sum(a.status_code == 200 for a in answers)
+        # The first 99 are within the burst; the rest only as fast as tokens come back.
+        assert 99 <= ok < 99 + 15, ok
+        limited = [a for a in answers if a.status_code == 429]
+        body = assert_problem(limited[0], 429, "rate_limited")
+        assert "at most 10 per second" in body["detail"]
+        assert int(limited[0].headers["retry-after"]) >= 1
+        assert limited[0].headers["ratelimit-remaining"] == "0"
+        # Probes are not limited, and the bucket refills.
+        assert (await http.get("/healthz")).status_code == 200
+        await asyncio.sleep(0.25)
+        assert (await http.get(f"{API}/workflows")).status_code == 200
+
+
+def test_token_bucket_refills_at_its_rate() -> None:
+    from quantum_orchestrator.api.ratelimit import RateLimiter
+    from quantum_orchestrator.domain.errors import RateLimitedError
+
+    limiter = RateLimiter(rate=10, burst=2)
+    assert limiter.take("a", now=0.0).remaining == 1
+    assert limiter.take("a", now=0.0).remaining == 0
+    with pytest.raises(RateLimitedError) as refused:
+        limiter.take("a", now=0.0)
+    assert refused.value.retry_after == pytest.approx(0.1)
+    assert limiter.take("b", now=0.0).remaining == 1  # callers do not share a bucket
+    assert limiter.take("a", now=0.1).remaining == 0  # one token back after 1/rate seconds

@@ -1,0 +1,81 @@
+"""Rate limiting per principal: a token bucket, in memory (one server process).
+
+Each principal (an anonymous caller is known by its address) has a bucket of ``burst`` tokens
+refilled at ``rate`` per second; a request takes one. An empty bucket answers 429 with
+``Retry-After``. Every answer carries ``RateLimit-Limit``, ``RateLimit-Remaining`` and
+``RateLimit-Reset``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from quantum_orchestrator.domain.errors import RateLimitedError
+
+# Buckets of callers gone quiet are full again; forgetting them bounds the memory used.
+_PRUNE_ABOVE = 10_000
+
+
+@dataclass(slots=True)
+class _Bucket:
+    tokens: float
+    updated: float
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """What is left for a principal after a request."""
+
+    limit: int
+    remaining: int
+    reset: float
+
+    def headers(self) -> dict[str, str]:
+        """The ``RateLimit-*`` headers."""
+        return {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(math.ceil(self.reset)),
+        }
+
+
+class RateLimiter:
+    """Token buckets by key."""
+
+    def __init__(self, *, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._buckets: dict[str, _Bucket] = {}
+
+    def take(self, key: str, now: float | None = None) -> Quota:
+        """Spend one token of ``key``'s bucket, or raise ``RateLimitedError``."""
+        now = time.monotonic() if now is None else now
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            if len(self._buckets) > _PRUNE_ABOVE:
+                self._prune(now)
+            bucket = self._buckets[key] = _Bucket(tokens=float(self.burst), updated=now)
+        else:
+            bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
+            bucket.updated = now
+        if bucket.tokens < 1:
+            wait = (1 - bucket.tokens) / self.rate
+            raise RateLimitedError(
+                f"too many requests: at most {self.rate:g} per second (burst {self.burst}); "
+                f"try again in {wait:.2f} s",
+                retry_after=wait,
+                limit=self.burst,
+            )
+        bucket.tokens -= 1
+        return Quota(
+            limit=self.burst,
+            remaining=int(bucket.tokens),
+            reset=(self.burst - bucket.tokens) / self.rate,
+        )
+
+    def _prune(self, now: float) -> None:
+        full_after = self.burst / self.rate
+        for key in [k for k, b in self._buckets.items() if now - b.updated > full_after]:
+            del self._buckets[key]
