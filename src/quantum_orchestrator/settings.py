@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -123,6 +123,11 @@ class Settings(BaseSettings):
     engine: EngineSettings = Field(default_factory=EngineSettings)
     agents: AgentPoolSettings = Field(default_factory=AgentPoolSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Master key that encrypts workspace secrets: URL-safe base64 of 32 random "
+        "bytes. Unset: the file `secret.key` in the data dir, created on first use (mode 0600).",
+    )
 
     def database_url(self) -> str:
         """The configured URL, or the SQLite file in the data dir."""

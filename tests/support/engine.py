@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from quantum_orchestrator.domain.agent_protocol import Result, Task
 from quantum_orchestrator.engine.engine import Engine
+from quantum_orchestrator.security.secrets import SecretBox
 from quantum_orchestrator.settings import EngineSettings
 from quantum_orchestrator.store.database import Database, DatabaseOptions
 from quantum_orchestrator.store.migrate import upgrade
@@ -26,8 +28,11 @@ class EngineEnv:
     agent_ids: list[str] = field(default_factory=list)
 
     @classmethod
-    async def open(cls, url: str, **engine_settings: Any) -> EngineEnv:
-        """Migrate ``url`` and start an engine over it with fast test timers."""
+    async def open(
+        cls, url: str, *, secret_box: SecretBox | None = None, **engine_settings: Any
+    ) -> EngineEnv:
+        """Migrate ``url`` and start an engine over it with fast test timers (and a random
+        secrets key unless ``secret_box`` is given)."""
         db = Database(options=DatabaseOptions(url=url))
         await upgrade(db)
         values: dict[str, Any] = {
@@ -37,7 +42,11 @@ class EngineEnv:
             "tick_interval": 0.05,
             **engine_settings,
         }
-        engine = Engine(db=db, settings=EngineSettings(**values))
+        engine = Engine(
+            db=db,
+            settings=EngineSettings(**values),
+            secret_box=secret_box or SecretBox(os.urandom(32)),
+        )
         await engine.start()
         return cls(db=db, engine=engine)
 

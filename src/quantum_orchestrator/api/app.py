@@ -13,7 +13,15 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from quantum_orchestrator.__about__ import __version__
-from quantum_orchestrator.api import agent_protocol, agents, health, node_types, runs, workflows
+from quantum_orchestrator.api import (
+    agent_protocol,
+    agents,
+    health,
+    node_types,
+    runs,
+    secrets,
+    workflows,
+)
 from quantum_orchestrator.api.deps import DEFAULT_WORKSPACE_ID
 from quantum_orchestrator.api.embedded import EmbeddedAgents
 from quantum_orchestrator.api.middleware import RequestContext
@@ -21,6 +29,7 @@ from quantum_orchestrator.api.problems import install_problem_handlers
 from quantum_orchestrator.api.ratelimit import RateLimiter
 from quantum_orchestrator.engine.engine import Engine
 from quantum_orchestrator.observability.metrics import Metrics
+from quantum_orchestrator.security.secrets import SecretBox, load_master_key
 from quantum_orchestrator.settings import Settings
 from quantum_orchestrator.store.database import Database, DatabaseOptions
 from quantum_orchestrator.store.migrate import upgrade
@@ -43,7 +52,9 @@ def create_app(settings: Settings) -> FastAPI:
         engine: Engine | None = None
         try:
             await upgrade(db)
-            engine = Engine(db=db, settings=settings.engine)
+            engine = Engine(
+                db=db, settings=settings.engine, secret_box=SecretBox(load_master_key(settings))
+            )
             engine.step_observers.append(metrics.step_finished)
             app.state.engine = engine
             await engine.start()
@@ -77,7 +88,7 @@ def create_app(settings: Settings) -> FastAPI:
         else None
     )
     install_problem_handlers(app)
-    for module in (workflows, runs, agents, agent_protocol, node_types, health):
+    for module in (workflows, runs, agents, agent_protocol, node_types, secrets, health):
         app.include_router(module.router)
     if settings.api.cors_origins:
         # Off unless configured: only the listed origins, never a wildcard with credentials.

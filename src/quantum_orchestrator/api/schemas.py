@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from quantum_orchestrator.domain.secrets import NAME_PATTERN, as_templates
+
 Row = dict[str, Any]
 
 
@@ -162,7 +164,8 @@ def step_out(row: Row) -> Row:
         "parent_id": row["parent_id"],
         "map_index": row["map_index"],
         "state": row["state"],
-        "params": row["params"],
+        # Secrets are bound late: params hold markers, shown as the template they came from.
+        "params": as_templates(row["params"]),
         "output": row["output"],
         "error": row["error"],
         "attempt_count": row["attempts"],
@@ -216,4 +219,27 @@ def event_out(row: Row) -> Row:
         "state": row["state"],
         "ts": _iso(row["ts"]),
         "data": row["data"],
+    }
+
+
+class SecretBody(Strict):
+    """``POST /api/v1/secrets``."""
+
+    name: str = Field(pattern=NAME_PATTERN, description="Upper case letters, digits and `_`.")
+    value: str = Field(min_length=1, max_length=65_536)
+
+
+class SecretValueBody(Strict):
+    """``PUT /api/v1/secrets/{name}``."""
+
+    value: str = Field(min_length=1, max_length=65_536)
+
+
+def secret_out(row: Row) -> Row:
+    """A secret's name and timestamps (never its value)."""
+    return {
+        "name": row["name"],
+        "created_at": _iso(row["created_at"]),
+        "updated_at": _iso(row["updated_at"]),
+        "last_used_at": _iso(row["last_used_at"]),
     }

@@ -20,6 +20,7 @@ from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from quantum_orchestrator.domain.errors import TemplateError
+from quantum_orchestrator.domain.secrets import SecretNames
 
 _WHOLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>.*)\}\}\s*$", re.DOTALL)
 _NODE_REFERENCE = re.compile(
@@ -41,11 +42,18 @@ class _Sandbox(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset(["*", "**"])
 
     def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, SecretNames) and attribute not in obj:
+            raise obj.missing(attribute)
         # Data first: `inputs.items` or `nodes.x.output.keys` must mean the key a user wrote
         # in their JSON, not a method of Python's dict.
         if isinstance(obj, Mapping) and attribute in obj:
             return obj[attribute]
         return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if isinstance(obj, SecretNames) and argument not in obj:
+            raise obj.missing(str(argument))
+        return super().getitem(obj, argument)
 
     def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
         if operator_name == "**":
@@ -174,7 +182,9 @@ def _prefix(where: str) -> str:
 def _undefined_message(exc: UndefinedError, context: Mapping[str, Any]) -> str:
     message = exc.message or "undefined"
     if message.endswith(" is undefined"):
-        names = ", ".join(sorted(context)) or "none"
+        # ``secrets`` is only loaded when a template mentions it, but it can always be used.
+        known = {*context, "secrets"} if "inputs" in context else set(context)
+        names = ", ".join(sorted(known)) or "none"
         message += f" (the names a template can use here: {names})"
     return message
 

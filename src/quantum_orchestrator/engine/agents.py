@@ -15,11 +15,13 @@ from quantum_orchestrator.domain.agent_protocol import (
     ResultsAnswer,
     Task,
 )
-from quantum_orchestrator.domain.errors import ConflictError, NotFoundError
+from quantum_orchestrator.domain.errors import ConflictError, NotFoundError, QOError
 from quantum_orchestrator.domain.plan import Retry
+from quantum_orchestrator.domain.secrets import marked_names, redact, redact_text, substitute
 from quantum_orchestrator.domain.states import AgentState, AttemptState, StepState, step_transition
 from quantum_orchestrator.engine.catalog import Catalog
 from quantum_orchestrator.engine.scheduler import Scheduler, error_info, json_size
+from quantum_orchestrator.engine.secrets import SecretService
 from quantum_orchestrator.engine.unit import Tx, UnitOfWork
 from quantum_orchestrator.settings import EngineSettings
 from quantum_orchestrator.store.pagination import Page
@@ -38,9 +40,16 @@ class AgentService:
     """Agents' calls, each one short transaction (a claim may wait before it)."""
 
     def __init__(
-        self, *, uow: UnitOfWork, scheduler: Scheduler, catalog: Catalog, settings: EngineSettings
+        self,
+        *,
+        uow: UnitOfWork,
+        scheduler: Scheduler,
+        catalog: Catalog,
+        settings: EngineSettings,
+        secrets: SecretService | None = None,
     ) -> None:
         self._uow = uow
+        self._secrets = secrets
         self._scheduler = scheduler
         self._catalog = catalog
         self._settings = settings
@@ -206,6 +215,7 @@ class AgentService:
                 tx.step_event(
                     row, "running", data={"attempt": row["attempts"], "agent_id": agent["id"]}
                 )
+            rows = await self._bind_secrets(tx, rows)
         return [
             {
                 "step_id": row["id"],
@@ -221,6 +231,72 @@ class AgentService:
             for row in rows
         ]
 
+    async def _secret_values(self, tx: Tx, workspace_id: str, names: set[str]) -> dict[str, str]:
+        if not names:
+            return {}
+        if self._secrets is None:
+            raise QOError("secrets are not configured on this server", code="secret_unavailable")
+        return await self._secrets.resolve(tx.conn, workspace_id, names)
+
+    async def _bind_secrets(self, tx: Tx, rows: list[Row]) -> list[Row]:
+        """Late binding: the claimed steps' params get their secrets' values in place of the
+        markers (the stored params keep the markers). A step whose secret is gone or does not
+        decrypt fails now instead of being handed out."""
+        needs = {row["id"]: marked_names(row["params"]) for row in rows}
+        if not any(needs.values()):
+            return rows
+        # One read (and decryption) per workspace for the whole batch.
+        wanted: dict[str, set[str]] = {}
+        for row in rows:
+            wanted.setdefault(row["workspace_id"], set()).update(needs[row["id"]])
+        resolved: dict[str, dict[str, str] | QOError] = {}
+        for workspace_id, names in wanted.items():
+            try:
+                resolved[workspace_id] = await self._secret_values(tx, workspace_id, names)
+            except QOError as exc:
+                resolved[workspace_id] = exc
+        bound: list[Row] = []
+        failed: list[tuple[Row, dict[str, Any]]] = []
+        used: dict[str, set[str]] = {}
+        for row in rows:
+            names = needs[row["id"]]
+            if not names:
+                bound.append(row)
+                continue
+            values = resolved[row["workspace_id"]]
+            if isinstance(values, QOError):
+                failed.append((row, error_info(values.code, values.message)))
+                continue
+            missing = sorted(names - set(values))
+            if missing:
+                failed.append(
+                    (
+                        row,
+                        error_info(
+                            "secret_missing",
+                            f"the secret(s) {', '.join(missing)} no longer exist in the workspace",
+                        ),
+                    )
+                )
+                continue
+            used.setdefault(row["workspace_id"], set()).update(names)
+            bound.append({**row, "params": substitute(row["params"], values)})
+        for workspace_id, names in used.items():
+            await self._uow.repos.secrets.touch(
+                tx.conn, workspace_id=workspace_id, names=names, now=tx.now
+            )
+        if failed:
+            heads = await self._uow.repos.steps.heads(tx.conn, [row["id"] for row, _ in failed])
+            finished: list[Row] = []
+            for row, error in failed:
+                outcome = await self.fail_attempt(
+                    tx, heads[row["id"]], error, attempt_state=AttemptState.FAILED
+                )
+                if outcome is not None:
+                    finished.append(outcome)
+            await self._scheduler.propagate(tx, finished)
+        return bound
+
     async def report(
         self, *, agent_id: str, results: list[Result], workspace_id: str | None = None
     ) -> ResultsAnswer:
@@ -235,6 +311,12 @@ class AgentService:
             # order deadlocks with a heartbeat or a lost-agent sweep running at the same time.
             await repos.agents.touch(tx.conn, agent_id=agent_id, now=tx.now)
             steps = await repos.steps.heads(tx.conn, [r["step_id"] for r in results])
+            # Which secrets each step was given, to keep their values out of what it reports.
+            given = {
+                sid: names
+                for sid, params in (await repos.steps.params_of(tx.conn, steps)).items()
+                if (names := marked_names(params))
+            }
             finished: list[Row] = []
             succeeded: list[tuple[str, int, Any]] = []
             for result in results:
@@ -253,6 +335,8 @@ class AgentService:
                     continue
                 accepted.append(step["id"])
                 step_transition(step["state"], StepState.SUCCEEDED)
+                if step["id"] in given:
+                    result = await self._redact_result(tx, step, result, given[step["id"]])
                 error = self._result_error(result)
                 if error is None:
                     output = result.get("output")
@@ -274,6 +358,24 @@ class AgentService:
                 for observe in self.step_observers:
                     observe(row["node_type"], row["state"], seconds)
         return {"accepted": accepted, "rejected": rejected}
+
+    async def _redact_result(self, tx: Tx, step: Row, result: Result, names: set[str]) -> Result:
+        """The result with the values of the step's secrets replaced by ``***`` in its output
+        and error message, so they are never stored, answered or sent in events."""
+        try:
+            values = list((await self._secret_values(tx, step["workspace_id"], names)).values())
+        except QOError:
+            return result  # nothing can be recovered to redact; the values were never known
+        redacted: Result = {**result}
+        if "output" in result:
+            redacted["output"] = redact(result.get("output"), values)
+        raw = result.get("error")
+        if raw:
+            error = dict(raw)
+            if error.get("message") is not None:
+                error["message"] = redact_text(str(error["message"]), values)
+            redacted["error"] = error  # type: ignore[typeddict-item]
+        return redacted
 
     def _result_error(self, result: Result) -> dict[str, Any] | None:
         """None for a success within limits, else the error the attempt ends with."""

@@ -11,10 +11,12 @@ from quantum_orchestrator.engine.catalog import Catalog
 from quantum_orchestrator.engine.plans import PlanCache
 from quantum_orchestrator.engine.runs import RunService
 from quantum_orchestrator.engine.scheduler import Scheduler
+from quantum_orchestrator.engine.secrets import SecretService
 from quantum_orchestrator.engine.ticker import Ticker
 from quantum_orchestrator.engine.unit import Repositories, UnitOfWork, WorkSignal
 from quantum_orchestrator.engine.workflows import WorkflowService
 from quantum_orchestrator.events.bus import LocalEventBus
+from quantum_orchestrator.security.secrets import SecretBox
 from quantum_orchestrator.settings import EngineSettings
 from quantum_orchestrator.store.database import Database
 
@@ -23,7 +25,12 @@ class Engine:
     """Workflows, runs and agents services, and the timer loop; ``start()``/``shutdown()``."""
 
     def __init__(
-        self, *, db: Database, settings: EngineSettings, bus: LocalEventBus | None = None
+        self,
+        *,
+        db: Database,
+        settings: EngineSettings,
+        bus: LocalEventBus | None = None,
+        secret_box: SecretBox | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -38,8 +45,13 @@ class Engine:
             uow=self.uow, catalog=self.catalog, plans=self.plans, settings=settings
         )
         self.runs = RunService(uow=self.uow, scheduler=self.scheduler)
+        self.secrets = SecretService(uow=self.uow, box=secret_box)
         self.agents = AgentService(
-            uow=self.uow, scheduler=self.scheduler, catalog=self.catalog, settings=settings
+            uow=self.uow,
+            scheduler=self.scheduler,
+            catalog=self.catalog,
+            settings=settings,
+            secrets=self.secrets,
         )
         self.ticker = Ticker(
             uow=self.uow, scheduler=self.scheduler, agents=self.agents, settings=settings

@@ -15,6 +15,7 @@ from typing import Any
 
 from quantum_orchestrator.domain.errors import QOError, TemplateError
 from quantum_orchestrator.domain.plan import Edge, Plan, PlanNode, Readiness, Retry, decide
+from quantum_orchestrator.domain.secrets import SecretNames, mentions_secrets
 from quantum_orchestrator.domain.spec import RetryPolicy, WorkflowSpec
 from quantum_orchestrator.domain.states import (
     RUN_TERMINAL,
@@ -133,6 +134,11 @@ class Scheduler:
             "finished_at": None,
         }
 
+    async def secret_names(self, tx: Tx, run: Row) -> SecretNames:
+        """``secrets`` for templates: each of the workspace's secrets gives its marker."""
+        names = await self.repos.secrets.names(tx.conn, workspace_id=run["workspace_id"])
+        return SecretNames(names)
+
     async def plan_for(self, tx: Tx, run: Row) -> Plan:
         """The compiled plan of a run's version."""
         return await self.plans.get(tx.conn, self.repos.workflows, run["version_id"])
@@ -175,6 +181,9 @@ class Scheduler:
                 refs |= set(node.upstream)
         outputs = await self.repos.steps.outputs(tx.conn, run["id"], refs) if rows else {}
         context = self._context_of(run, outputs)
+        if any(mentions_secrets(plan.nodes[row["node_id"]].params) for row in rows):
+            # Only the names: the values are bound when an agent claims the step.
+            context["secrets"] = await self.secret_names(tx, run)
         queued: list[Row] = []
         for row in rows:
             node = plan.nodes[row["node_id"]]
@@ -263,6 +272,8 @@ class Scheduler:
             ]
         inner_refs = referenced_nodes(inner.get("params", {}))
         base = await self.context(tx, run=run, refs=inner_refs)
+        if mentions_secrets(inner.get("params", {})):
+            base["secrets"] = await self.secret_names(tx, run)
         children: list[Row] = []
         node = plan.nodes[row["node_id"]]
         retry = Retry.resolve(

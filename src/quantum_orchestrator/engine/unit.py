@@ -20,6 +20,7 @@ from quantum_orchestrator.store.agents import AgentStore
 from quantum_orchestrator.store.database import Database
 from quantum_orchestrator.store.events import EventStore
 from quantum_orchestrator.store.runs import RunStore
+from quantum_orchestrator.store.secrets import SecretStore
 from quantum_orchestrator.store.steps import StepStore
 from quantum_orchestrator.store.types import utcnow
 from quantum_orchestrator.store.workflows import WorkflowStore
@@ -34,6 +35,7 @@ class Repositories:
     steps: StepStore
     agents: AgentStore
     events: EventStore
+    secrets: SecretStore = field(default_factory=SecretStore)
 
     @classmethod
     def for_database(cls, db: Database) -> Repositories:

@@ -153,6 +153,14 @@ class StepStore:
             query = query.with_for_update()
         return {row["id"]: dict(row) for row in (await conn.execute(query)).mappings()}
 
+    async def params_of(self, conn: AsyncConnection, step_ids: Iterable[str]) -> dict[str, Any]:
+        """The stored params of steps by id."""
+        ids = list(step_ids)
+        if not ids:
+            return {}
+        rows = await conn.execute(select(steps.c.id, steps.c.params).where(steps.c.id.in_(ids)))
+        return {row.id: row.params for row in rows}
+
     async def heads(self, conn: AsyncConnection, step_ids: Iterable[str]) -> dict[str, Row]:
         """The ``STATE_COLUMNS`` of steps by id, locked for this transaction on PostgreSQL."""
         ids = list(step_ids)

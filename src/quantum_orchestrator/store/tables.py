@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -198,4 +199,17 @@ events = Table(
     Column("data", JsonType, nullable=True),
     Column("ts", UTCDateTime, nullable=False),
     Index(None, "run_id", "id"),
+)
+
+secrets = Table(
+    "secrets",
+    metadata,
+    Column("workspace_id", ID, primary_key=True),
+    Column("name", String(100), primary_key=True),
+    # nonce + AES-GCM ciphertext; the value never reaches the database in clear.
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("key_id", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("last_used_at", UTCDateTime, nullable=True),
 )

@@ -93,7 +93,7 @@ def test_undefined_name_lists_what_exists() -> None:
         render_string("{{ input.n }}", CONTEXT, where="params.x")
     assert caught.value.code == "template_error"
     assert caught.value.message == (
-        "params.x: 'input' is undefined (the names a template can use here: inputs, nodes)"
+        "params.x: 'input' is undefined (the names a template can use here: inputs, nodes, secrets)"
     )
     with pytest.raises(TemplateError) as caught:
         render_string("{{ x }}", {})

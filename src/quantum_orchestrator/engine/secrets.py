@@ -1,0 +1,113 @@
+"""Workspace secrets: create, rotate, list and delete them; resolve them for agents.
+
+Values are encrypted with the ``SecretBox`` before they reach the store and leave this module
+only through ``resolve`` (the engine hands them to an agent with its task). Listings carry
+names and timestamps, never values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from quantum_orchestrator.domain.errors import NotFoundError, QOError
+from quantum_orchestrator.engine.unit import UnitOfWork
+from quantum_orchestrator.security.secrets import SecretBox, secret_aad
+
+Row = dict[str, Any]
+
+
+class SecretsUnavailableError(QOError):
+    """The server has no master key, so it cannot store or read secrets."""
+
+    code = "secrets_unavailable"
+
+
+def _public(row: Row) -> Row:
+    return {
+        "name": row["name"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+        "last_used_at": row["last_used_at"],
+    }
+
+
+class SecretService:
+    """Secrets of workspaces, encrypted at rest."""
+
+    def __init__(self, *, uow: UnitOfWork, box: SecretBox | None) -> None:
+        self._uow = uow
+        self._box = box
+
+    def _require_box(self) -> SecretBox:
+        if self._box is None:
+            raise SecretsUnavailableError("secrets are not configured on this server (no key)")
+        return self._box
+
+    async def create(self, *, workspace_id: str, name: str, value: str) -> Row:
+        """Store a new secret; ``ConflictError`` (409) when the name is taken."""
+        box = self._require_box()
+        async with self._uow.write() as tx:
+            row = {
+                "workspace_id": workspace_id,
+                "name": name,
+                "ciphertext": box.encrypt(value, aad=secret_aad(workspace_id, name)),
+                "key_id": box.key_id,
+                "created_at": tx.now,
+                "updated_at": tx.now,
+                "last_used_at": None,
+            }
+            await self._uow.repos.secrets.insert(tx.conn, row)
+        return _public(row)
+
+    async def update(self, *, workspace_id: str, name: str, value: str) -> Row:
+        """Replace a secret's value; ``NotFoundError`` (404) when there is no such secret."""
+        box = self._require_box()
+        repos = self._uow.repos
+        async with self._uow.write() as tx:
+            changed = await repos.secrets.update(
+                tx.conn,
+                workspace_id=workspace_id,
+                name=name,
+                ciphertext=box.encrypt(value, aad=secret_aad(workspace_id, name)),
+                key_id=box.key_id,
+                now=tx.now,
+            )
+            if not changed:
+                raise NotFoundError(f"no secret {name!r}")
+            row = await repos.secrets.get(tx.conn, workspace_id=workspace_id, name=name)
+        assert row is not None  # noqa: S101 - updated in this transaction
+        return _public(row)
+
+    async def list(self, *, workspace_id: str) -> list[Row]:
+        """Names and timestamps of the workspace's secrets."""
+        async with self._uow.read() as conn:
+            rows = await self._uow.repos.secrets.list(conn, workspace_id=workspace_id)
+        return [_public(row) for row in rows]
+
+    async def delete(self, *, workspace_id: str, name: str) -> None:
+        """Remove a secret; ``NotFoundError`` (404) when there is none."""
+        async with self._uow.write() as tx:
+            if not await self._uow.repos.secrets.delete(
+                tx.conn, workspace_id=workspace_id, name=name
+            ):
+                raise NotFoundError(f"no secret {name!r}")
+
+    async def resolve(
+        self, conn: AsyncConnection, workspace_id: str, names: Iterable[str]
+    ) -> dict[str, str]:
+        """The decrypted values of ``names`` that exist in the workspace (absent ones are
+        left out: the caller decides what a missing secret means)."""
+        wanted = set(names)
+        if not wanted:
+            return {}
+        rows = await self._uow.repos.secrets.get_many(conn, workspace_id=workspace_id, names=wanted)
+        if not rows:
+            return {}
+        box = self._require_box()
+        return {
+            name: box.decrypt(row["ciphertext"], aad=secret_aad(workspace_id, name))
+            for name, row in rows.items()
+        }

@@ -1,0 +1,1 @@
+"""Security primitives: secrets encryption (passwords, tokens and RBAC will live here too)."""

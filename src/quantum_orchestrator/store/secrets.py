@@ -1,0 +1,116 @@
+"""Workspace secrets (ciphertexts only: encryption is ``security/secrets.py``'s job)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from quantum_orchestrator.domain.errors import ConflictError
+from quantum_orchestrator.store.tables import secrets
+
+Row = dict[str, Any]
+
+_META = (
+    secrets.c.name,
+    secrets.c.key_id,
+    secrets.c.created_at,
+    secrets.c.updated_at,
+    secrets.c.last_used_at,
+)
+
+
+class SecretStore:
+    """Reads and writes of ``secrets``."""
+
+    async def insert(self, conn: AsyncConnection, row: Row) -> None:
+        """Add a secret; ``ConflictError`` when the name is taken in the workspace."""
+        try:
+            async with conn.begin_nested():
+                await conn.execute(secrets.insert().values(**row))
+        except IntegrityError:
+            raise ConflictError(f"a secret named {row['name']!r} already exists") from None
+
+    async def update(
+        self,
+        conn: AsyncConnection,
+        *,
+        workspace_id: str,
+        name: str,
+        ciphertext: bytes,
+        key_id: str,
+        now: datetime,
+    ) -> bool:
+        """Replace a secret's value; False when there is no such secret."""
+        result = await conn.execute(
+            update(secrets)
+            .where(secrets.c.workspace_id == workspace_id, secrets.c.name == name)
+            .values(ciphertext=ciphertext, key_id=key_id, updated_at=now)
+        )
+        return bool(result.rowcount)
+
+    async def get(self, conn: AsyncConnection, *, workspace_id: str, name: str) -> Row | None:
+        """A secret's metadata (no ciphertext), or None."""
+        row = (
+            (
+                await conn.execute(
+                    select(*_META).where(
+                        secrets.c.workspace_id == workspace_id, secrets.c.name == name
+                    )
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return dict(row) if row else None
+
+    async def get_many(
+        self, conn: AsyncConnection, *, workspace_id: str, names: Iterable[str]
+    ) -> dict[str, Row]:
+        """Secrets (with their ciphertexts) by name; unknown names are absent."""
+        wanted = sorted(set(names))
+        if not wanted:
+            return {}
+        rows = await conn.execute(
+            select(secrets).where(
+                secrets.c.workspace_id == workspace_id, secrets.c.name.in_(wanted)
+            )
+        )
+        return {row["name"]: dict(row) for row in rows.mappings()}
+
+    async def names(self, conn: AsyncConnection, *, workspace_id: str) -> set[str]:
+        """The names of the workspace's secrets."""
+        rows = await conn.execute(
+            select(secrets.c.name).where(secrets.c.workspace_id == workspace_id)
+        )
+        return {str(name) for name in rows.scalars()}
+
+    async def list(self, conn: AsyncConnection, *, workspace_id: str) -> list[Row]:
+        """Every secret's metadata (never the ciphertext), by name."""
+        rows = await conn.execute(
+            select(*_META).where(secrets.c.workspace_id == workspace_id).order_by(secrets.c.name)
+        )
+        return [dict(row) for row in rows.mappings()]
+
+    async def delete(self, conn: AsyncConnection, *, workspace_id: str, name: str) -> bool:
+        """Remove a secret; False when there was none."""
+        result = await conn.execute(
+            delete(secrets).where(secrets.c.workspace_id == workspace_id, secrets.c.name == name)
+        )
+        return bool(result.rowcount)
+
+    async def touch(
+        self, conn: AsyncConnection, *, workspace_id: str, names: Iterable[str], now: datetime
+    ) -> None:
+        """Record that secrets were handed to an agent."""
+        used = sorted(set(names))
+        if used:
+            await conn.execute(
+                update(secrets)
+                .where(secrets.c.workspace_id == workspace_id, secrets.c.name.in_(used))
+                .values(last_used_at=now)
+            )
