@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import stat
+from pathlib import Path
+
 from tests.support.engine import EngineEnv, steps_by_node
 
 
@@ -24,3 +27,12 @@ async def test_chain_runs_to_success(engine_env: EngineEnv) -> None:
     assert done["outputs"] == {"n": 2}
     steps = steps_by_node(done)
     assert steps["b"]["params"] == {"n": 2}
+
+
+async def test_a_new_data_dir_is_private(tmp_path: Path) -> None:
+    data = tmp_path / "fresh" / "data"
+    env = await EngineEnv.open(f"sqlite+aiosqlite:///{data / 'qo.db'}")
+    try:
+        assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    finally:
+        await env.close()

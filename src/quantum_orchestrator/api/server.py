@@ -81,7 +81,7 @@ async def serve(settings: Settings, *, on_ready: Callable[[str], None] | None = 
     """
     configure_logging(level=settings.log_level, fmt=settings.log_format)
     sock = bind(settings.host, settings.port)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     app = create_app(settings)
 
     def stopping() -> None:

@@ -92,7 +92,7 @@ def load_master_key(settings: Settings) -> bytes:
     if settings.secret_key is not None:
         return _decode_key(settings.secret_key.get_secret_value(), "QO_SECRET_KEY")
     path = Path(settings.data_dir) / KEY_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

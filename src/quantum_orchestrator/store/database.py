@@ -72,7 +72,8 @@ class Database:
         if self.is_sqlite:
             database = url.database or ":memory:"
             if database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+                # Workflows, inputs and outputs live here: only the owner may read them.
+                Path(database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             kwargs["async_creator"] = inline_connector(database, busy_timeout=_BUSY_TIMEOUT)
         else:
             kwargs["pool_size"] = options.pool_size
