@@ -266,11 +266,7 @@ def cancel(
     run_id: RunIdArg, server: ServerOpt = None, token: TokenOpt = None, json_out: JsonOpt = False
 ) -> None:
     """Cancel a run (steps already running are asked to stop)."""
-    run = with_client(server, token, lambda c: c.cancel(run_id))
-    if json_out:
-        echo_json(run)
-    else:
-        typer.echo(f"run {run.get('id')} {run.get('state')}")
+    _echo_run_state(with_client(server, token, lambda c: c.cancel(run_id)), json_out)
 
 
 @app.command("retry")
@@ -279,7 +275,10 @@ def retry(
     run_id: RunIdArg, server: ServerOpt = None, token: TokenOpt = None, json_out: JsonOpt = False
 ) -> None:
     """Retry a failed or cancelled run from the steps that did not succeed."""
-    run = with_client(server, token, lambda c: c.retry(run_id))
+    _echo_run_state(with_client(server, token, lambda c: c.retry(run_id)), json_out)
+
+
+def _echo_run_state(run: Mapping[str, Any], json_out: bool) -> None:
     if json_out:
         echo_json(run)
     else:

@@ -128,18 +128,18 @@ class AgentService:
         await self._agent(agent_id, workspace_id)
         repos = self._uow.repos
         async with self._uow.write() as tx:
-            row = await repos.agents.get(tx.conn, agent_id=agent_id)
-            if row["state"] in (AgentState.LOST, AgentState.OFFLINE):
+            # Touching a lost agent changes nothing (it stays lost); it saves a read first.
+            state = await repos.agents.touch(tx.conn, agent_id=agent_id, now=tx.now)
+            if state in (AgentState.LOST, AgentState.OFFLINE, None):
                 self._agents.pop(agent_id, None)
-                raise AgentUnknownError(f"agent {agent_id} is {row['state']}: register again")
-            await repos.agents.touch(tx.conn, agent_id=agent_id, now=tx.now)
+                raise AgentUnknownError(f"agent {agent_id} is {state}: register again")
             held = await repos.steps.extend_leases(
                 tx.conn,
                 agent_id=agent_id,
                 step_ids=running,
                 until=tx.now + timedelta(seconds=self._settings.lease_seconds),
             )
-        return {"state": row["state"], "cancel": sorted(set(running) - set(held))}
+        return {"state": state, "cancel": sorted(set(running) - set(held))}
 
     async def claim(
         self, *, agent_id: str, max_tasks: int, wait: float, workspace_id: str | None = None
@@ -313,9 +313,7 @@ class AgentService:
             steps = await repos.steps.heads(tx.conn, [r["step_id"] for r in results])
             # Which secrets each step was given, to keep their values out of what it reports.
             given = {
-                sid: names
-                for sid, params in (await repos.steps.params_of(tx.conn, steps)).items()
-                if (names := marked_names(params))
+                sid: names for sid, step in steps.items() if (names := marked_names(step["params"]))
             }
             finished: list[Row] = []
             succeeded: list[tuple[str, int, Any]] = []

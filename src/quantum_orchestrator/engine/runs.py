@@ -196,8 +196,11 @@ class RunService:
             steps = await repos.steps.for_run(tx.conn, run_id)
             top = {row["node_id"]: row for row in steps if row["parent_id"] is None}
             reset = {node_id for node_id, row in top.items() if row["state"] != "succeeded"}
+            node_of = {row["id"]: node_id for node_id, row in top.items()}
             children = [
-                row["id"] for row in steps if row["parent_id"] and top_parent(top, row) in reset
+                row["id"]
+                for row in steps
+                if row["parent_id"] and node_of.get(row["parent_id"]) in reset
             ]
             await repos.steps.delete(tx.conn, children)
             ready: list[Row] = []
@@ -258,11 +261,3 @@ class RunService:
             run["state"] = "running"
             await self._scheduler.restart(tx, run=run, plan=plan, rows=ready)
         return await self.get(workspace_id=workspace_id, run_id=run_id, with_steps=False)
-
-
-def top_parent(top: dict[str, Row], row: Row) -> str | None:
-    """The node id of the map step a child step belongs to."""
-    for node_id, parent in top.items():
-        if parent["id"] == row["parent_id"]:
-            return node_id
-    return None

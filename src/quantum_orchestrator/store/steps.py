@@ -39,7 +39,10 @@ STATE_COLUMNS = (
 
 
 # Statements on the engine's hot path are built once: building one costs more than running it.
-_HEADS = select(*STATE_COLUMNS).where(steps.c.id.in_(bindparam("ids", expanding=True)))
+# A report also needs the params, to know which secrets a step was given.
+_HEADS = select(*STATE_COLUMNS, steps.c.params).where(
+    steps.c.id.in_(bindparam("ids", expanding=True))
+)
 _HEADS_LOCKED = _HEADS.with_for_update()
 _OUTPUTS = select(steps.c.node_id, steps.c.state, steps.c.output, steps.c.skipped_targets).where(
     steps.c.run_id == bindparam("run_id"), steps.c.node_id.in_(bindparam("ids", expanding=True))
@@ -153,16 +156,9 @@ class StepStore:
             query = query.with_for_update()
         return {row["id"]: dict(row) for row in (await conn.execute(query)).mappings()}
 
-    async def params_of(self, conn: AsyncConnection, step_ids: Iterable[str]) -> dict[str, Any]:
-        """The stored params of steps by id."""
-        ids = list(step_ids)
-        if not ids:
-            return {}
-        rows = await conn.execute(select(steps.c.id, steps.c.params).where(steps.c.id.in_(ids)))
-        return {row.id: row.params for row in rows}
-
     async def heads(self, conn: AsyncConnection, step_ids: Iterable[str]) -> dict[str, Row]:
-        """The ``STATE_COLUMNS`` of steps by id, locked for this transaction on PostgreSQL."""
+        """The ``STATE_COLUMNS`` and params of steps by id, locked for this transaction on
+        PostgreSQL."""
         ids = list(step_ids)
         if not ids:
             return {}
