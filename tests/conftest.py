@@ -11,6 +11,9 @@ import pytest
 
 from quantum_orchestrator.settings import Settings
 
+# The first admin every test server is bootstrapped with (owner of the default workspace).
+ADMIN_EMAIL = "admin@example.com"
+ADMIN_PASSWORD = "test-admin-password-0"
 PG_ADMIN_URL = os.environ.get("QO_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -90,6 +93,8 @@ def make_settings(tmp_path: Path, url: str, **engine: object) -> Settings:
         # Limited, but far above what a test sends: the limiter runs on every request without
         # turning a fast test into a 429 (its own tests set small limits).
         api={"rate_limit": 100_000, "rate_limit_burst": 100_000},  # type: ignore[arg-type]
+        admin_email=ADMIN_EMAIL,
+        admin_password=ADMIN_PASSWORD,  # type: ignore[arg-type]
     )
 
 
@@ -119,5 +124,9 @@ async def http(server: object) -> AsyncIterator[object]:
     """An httpx client pointed at ``server``."""
     import httpx
 
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:  # type: ignore[attr-defined]
+    async with httpx.AsyncClient(
+        base_url=server.url,  # type: ignore[attr-defined]
+        auth=server.auth,  # type: ignore[attr-defined]
+        timeout=30,
+    ) as client:
         yield client

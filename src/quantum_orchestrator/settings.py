@@ -105,6 +105,28 @@ class ApiSettings(BaseModel):
     )
 
 
+class AuthSettings(BaseModel):
+    """Sessions, login protection and API key rotation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    session_idle_timeout: float = Field(
+        43_200.0, gt=0, description="Seconds a session may go unused before it expires (12 h)."
+    )
+    session_max_age: float = Field(
+        604_800.0, gt=0, description="Seconds a session lasts at most, however used (7 days)."
+    )
+    login_attempts_per_minute: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description="Failed logins allowed per minute, per account and per address; then 429.",
+    )
+    api_key_grace_hours: float = Field(
+        24.0, ge=0, le=8760, description="Default hours a rotated API key keeps working."
+    )
+
+
 class Settings(BaseSettings):
     """All settings of a server or CLI process."""
 
@@ -123,6 +145,15 @@ class Settings(BaseSettings):
     engine: EngineSettings = Field(default_factory=EngineSettings)
     agents: AgentPoolSettings = Field(default_factory=AgentPoolSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    admin_email: str = Field(
+        "admin@localhost", description="E-mail of the first admin, created on an empty database."
+    )
+    admin_password: SecretStr | None = Field(
+        None,
+        description="Password of the first admin. Unset: a random one is generated and printed "
+        "once by `qo up`.",
+    )
     secret_key: SecretStr | None = Field(
         None,
         description="Master key that encrypts workspace secrets: URL-safe base64 of 32 random "

@@ -14,15 +14,27 @@ from fastapi import FastAPI
 from quantum_orchestrator.api.app import create_app
 from quantum_orchestrator.engine.engine import Engine
 from quantum_orchestrator.settings import Settings
+from tests.support.auth import AdminAuth
 
 
 @dataclass
 class LiveApp:
-    """A running app: its URL, the app object and its engine."""
+    """A running app: its URL, the app object, its engine and the first admin's token."""
 
     url: str
     app: FastAPI
     settings: Settings
+    token: str = ""
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Headers that authenticate as the first admin (owner of the default workspace)."""
+        return {"Authorization": f"Bearer {self.token}"}
+
+    @property
+    def auth(self) -> AdminAuth:
+        """Client authentication: the admin, and agent tokens for the agent protocol."""
+        return AdminAuth(self.token)
 
     @property
     def engine(self) -> Engine:
@@ -63,8 +75,17 @@ async def live_app(settings: Settings) -> AsyncIterator[LiveApp]:
         if loop.time() > deadline:
             raise RuntimeError("the server did not start")
         await asyncio.sleep(0.01)
+    live = LiveApp(url=f"http://127.0.0.1:{port}", app=app, settings=settings)
+    if settings.admin_password is not None:
+        login = await live.engine.accounts.login(
+            email=settings.admin_email,
+            password=settings.admin_password.get_secret_value(),
+            source_ip="127.0.0.1",
+            user_agent="tests",
+        )
+        live.token = login.token
     try:
-        yield LiveApp(url=f"http://127.0.0.1:{port}", app=app, settings=settings)
+        yield live
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, 30)

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from quantum_orchestrator.api.deps import EngineDep, PrincipalDep, SettingsDep
+from quantum_orchestrator.api.deps import AgentsManage, AgentsRead, EngineDep, SettingsDep
 from quantum_orchestrator.api.paging import page_limit
 from quantum_orchestrator.api.routing import JsonRoute
 from quantum_orchestrator.api.schemas import agent_out
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/api/v1/agents", tags=["agents"], route_class=JsonRou
 @router.get("")
 async def list_agents(
     engine: EngineDep,
-    principal: PrincipalDep,
+    principal: AgentsRead,
     settings: SettingsDep,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
@@ -35,7 +35,7 @@ async def list_agents(
 
 
 @router.get("/{agent_id}")
-async def get_agent(agent_id: str, engine: EngineDep, principal: PrincipalDep) -> dict[str, Any]:
+async def get_agent(agent_id: str, engine: EngineDep, principal: AgentsRead) -> dict[str, Any]:
     """One agent."""
     return agent_out(
         await engine.agents.get(agent_id=agent_id, workspace_id=principal.workspace_id)
@@ -43,7 +43,7 @@ async def get_agent(agent_id: str, engine: EngineDep, principal: PrincipalDep) -
 
 
 @router.post("/{agent_id}/drain")
-async def drain_agent(agent_id: str, engine: EngineDep, principal: PrincipalDep) -> dict[str, Any]:
+async def drain_agent(agent_id: str, engine: EngineDep, principal: AgentsManage) -> dict[str, Any]:
     """Ask an online agent to take no more work; it finishes what it holds."""
     row = await engine.agents.drain(agent_id=agent_id, workspace_id=principal.workspace_id)
     return agent_out(row)

@@ -16,11 +16,14 @@ from quantum_orchestrator.__about__ import __version__
 from quantum_orchestrator.api import (
     agent_protocol,
     agents,
+    auth,
     health,
+    keys,
     node_types,
     runs,
     secrets,
     workflows,
+    workspaces,
 )
 from quantum_orchestrator.api.deps import DEFAULT_WORKSPACE_ID
 from quantum_orchestrator.api.embedded import EmbeddedAgents
@@ -53,10 +56,18 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             await upgrade(db)
             engine = Engine(
-                db=db, settings=settings.engine, secret_box=SecretBox(load_master_key(settings))
+                db=db,
+                settings=settings.engine,
+                secret_box=SecretBox(load_master_key(settings)),
+                auth=settings.auth,
             )
             engine.step_observers.append(metrics.step_finished)
             app.state.engine = engine
+            admin_password = settings.admin_password
+            app.state.bootstrap = await engine.accounts.bootstrap(
+                email=settings.admin_email,
+                password=admin_password.get_secret_value() if admin_password else None,
+            )
             await engine.start()
             if settings.agents.enabled:
                 embedded = EmbeddedAgents(
@@ -87,8 +98,22 @@ def create_app(settings: Settings) -> FastAPI:
         if settings.api.rate_limit > 0
         else None
     )
+    app.state.bootstrap = None
+    attempts = settings.auth.login_attempts_per_minute
+    app.state.login_limiter = RateLimiter(rate=attempts / 60.0, burst=attempts)
     install_problem_handlers(app)
-    for module in (workflows, runs, agents, agent_protocol, node_types, secrets, health):
+    for module in (
+        auth,
+        workspaces,
+        keys,
+        workflows,
+        runs,
+        agents,
+        agent_protocol,
+        node_types,
+        secrets,
+        health,
+    ):
         app.include_router(module.router)
     if settings.api.cors_origins:
         # Off unless configured: only the listed origins, never a wildcard with credentials.
@@ -96,7 +121,15 @@ def create_app(settings: Settings) -> FastAPI:
             CORSMiddleware,
             allow_origins=settings.api.cors_origins,
             allow_methods=["GET", "POST", "PUT", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Idempotency-Key",
+                "X-Request-ID",
+                "X-CSRF-Token",
+                "X-QO-Workspace",
+            ],
+            allow_credentials=True,
             expose_headers=["X-Request-ID"],
             max_age=600,
         )

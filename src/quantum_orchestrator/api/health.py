@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from quantum_orchestrator.api.deps import EngineDep
+from quantum_orchestrator.api.deps import EngineDep, MetricsRead
 from quantum_orchestrator.api.problems import problem
 from quantum_orchestrator.domain.errors import QOError
 from quantum_orchestrator.observability.metrics import Metrics
@@ -44,8 +44,8 @@ async def readyz(request: Request, engine: EngineDep) -> dict[str, Any] | JSONRe
 
 
 @router.get("/metrics", response_class=Response)
-async def metrics(request: Request, engine: EngineDep) -> Response:
-    """Prometheus exposition of the platform's metrics."""
+async def metrics(request: Request, engine: EngineDep, principal: MetricsRead) -> Response:
+    """Prometheus exposition of the platform's metrics (admins; scrape with an API key)."""
     registry: Metrics = request.app.state.metrics
     async with engine.uow.read() as conn:
         counts = await state_counts(conn, now=utcnow())

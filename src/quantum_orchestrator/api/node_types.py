@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from quantum_orchestrator.api.deps import EngineDep, PrincipalDep
+from quantum_orchestrator.api.deps import EngineDep, WorkflowsRead
 from quantum_orchestrator.api.routing import JsonRoute
 from quantum_orchestrator.domain.node_types import CATEGORIES
 
@@ -14,7 +14,7 @@ router = APIRouter(prefix="/api/v1/node-types", tags=["node types"], route_class
 
 
 @router.get("")
-async def list_node_types(engine: EngineDep, principal: PrincipalDep) -> dict[str, Any]:
+async def list_node_types(engine: EngineDep, principal: WorkflowsRead) -> dict[str, Any]:
     """Every node type with its category, description and params JSON Schema."""
     catalog = await engine.catalog.for_workspace(principal.workspace_id)
     order = {name: i for i, name in enumerate(CATEGORIES)}

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from quantum_orchestrator.domain.auth import AuthenticationError, PermissionDeniedError
 from quantum_orchestrator.domain.errors import (
     ConflictError,
     FieldError,
@@ -30,6 +31,8 @@ _STATUS_BY_CLASS: tuple[tuple[type[QOError], int], ...] = (
     (ConflictError, 409),
     (UnavailableError, 503),
     (RateLimitedError, 429),
+    (AuthenticationError, 401),
+    (PermissionDeniedError, 403),
 )
 _TITLES = {
     400: "Bad Request",
@@ -124,6 +127,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         errors = [e.to_dict() for e in exc.errors] if isinstance(exc, InvalidInputError) else None
         status = status_for(exc)
         headers = {"Retry-After": "1"} if status == 503 else None
+        if status == 401:
+            headers = {"WWW-Authenticate": 'Bearer realm="quantum-orchestrator"'}
         if isinstance(exc, RateLimitedError):
             headers = {
                 "Retry-After": str(max(1, math.ceil(exc.retry_after))),

@@ -49,9 +49,7 @@ class RateLimiter:
         self.burst = burst
         self._buckets: dict[str, _Bucket] = {}
 
-    def take(self, key: str, now: float | None = None) -> Quota:
-        """Spend one token of ``key``'s bucket, or raise ``RateLimitedError``."""
-        now = time.monotonic() if now is None else now
+    def _refilled(self, key: str, now: float) -> _Bucket:
         bucket = self._buckets.get(key)
         if bucket is None:
             if len(self._buckets) > _PRUNE_ABOVE:
@@ -60,20 +58,38 @@ class RateLimiter:
         else:
             bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
             bucket.updated = now
+        return bucket
+
+    def check(self, key: str, now: float | None = None, *, what: str = "requests") -> None:
+        """Raise ``RateLimitedError`` if ``key``'s bucket is empty; spend nothing."""
+        now = time.monotonic() if now is None else now
+        bucket = self._refilled(key, now)
         if bucket.tokens < 1:
             wait = (1 - bucket.tokens) / self.rate
             raise RateLimitedError(
-                f"too many requests: at most {self.rate:g} per second (burst {self.burst}); "
+                f"too many {what}: at most {self.rate:g} per second (burst {self.burst}); "
                 f"try again in {wait:.2f} s",
                 retry_after=wait,
                 limit=self.burst,
             )
+
+    def take(self, key: str, now: float | None = None) -> Quota:
+        """Spend one token of ``key``'s bucket, or raise ``RateLimitedError``."""
+        now = time.monotonic() if now is None else now
+        self.check(key, now)
+        bucket = self._buckets[key]
         bucket.tokens -= 1
         return Quota(
             limit=self.burst,
             remaining=int(bucket.tokens),
             reset=(self.burst - bucket.tokens) / self.rate,
         )
+
+    def spend(self, key: str, now: float | None = None) -> None:
+        """Spend one token of ``key``'s bucket even if that empties it (a failed login)."""
+        now = time.monotonic() if now is None else now
+        bucket = self._refilled(key, now)
+        bucket.tokens = max(bucket.tokens - 1, 0.0)
 
     def _prune(self, now: float) -> None:
         full_after = self.burst / self.rate

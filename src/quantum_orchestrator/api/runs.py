@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 
-from quantum_orchestrator.api.deps import EngineDep, PrincipalDep, SettingsDep
+from quantum_orchestrator.api.deps import EngineDep, RunsRead, RunsWrite, SettingsDep
 from quantum_orchestrator.api.paging import page_limit
 from quantum_orchestrator.api.routing import JsonRoute
 from quantum_orchestrator.api.schemas import event_out, run_out
@@ -28,7 +28,7 @@ _KEEPALIVE_SECONDS = 15.0
 @router.get("")
 async def list_runs(
     engine: EngineDep,
-    principal: PrincipalDep,
+    principal: RunsRead,
     settings: SettingsDep,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
@@ -58,7 +58,7 @@ async def list_runs(
 async def get_run(
     run_id: str,
     engine: EngineDep,
-    principal: PrincipalDep,
+    principal: RunsRead,
     steps: Annotated[
         bool, Query(description="Include the steps and their attempts (false: the run only).")
     ] = True,
@@ -71,13 +71,13 @@ async def get_run(
 
 
 @router.post("/{run_id}/cancel")
-async def cancel_run(run_id: str, engine: EngineDep, principal: PrincipalDep) -> dict[str, Any]:
+async def cancel_run(run_id: str, engine: EngineDep, principal: RunsWrite) -> dict[str, Any]:
     """Cancel an active run."""
     return run_out(await engine.runs.cancel(workspace_id=principal.workspace_id, run_id=run_id))
 
 
 @router.post("/{run_id}/retry")
-async def retry_run(run_id: str, engine: EngineDep, principal: PrincipalDep) -> dict[str, Any]:
+async def retry_run(run_id: str, engine: EngineDep, principal: RunsWrite) -> dict[str, Any]:
     """Run again the failed (and cancelled, skipped) steps of a finished run."""
     return run_out(await engine.runs.retry(workspace_id=principal.workspace_id, run_id=run_id))
 
@@ -90,7 +90,7 @@ async def retry_run(run_id: str, engine: EngineDep, principal: PrincipalDep) -> 
 async def run_events(
     run_id: str,
     engine: EngineDep,
-    principal: PrincipalDep,
+    principal: RunsRead,
     last_event_id: Annotated[str | None, Header(max_length=20)] = None,
     after: Annotated[int | None, Query(ge=0)] = None,
 ) -> StreamingResponse:

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response
 
-from quantum_orchestrator.api.deps import EngineDep, PrincipalDep
+from quantum_orchestrator.api.deps import EngineDep, SecretsRead, SecretsWrite
 from quantum_orchestrator.api.routing import JsonRoute
 from quantum_orchestrator.api.schemas import SecretBody, SecretValueBody, secret_out
 from quantum_orchestrator.domain.secrets import NAME_PATTERN
@@ -18,7 +18,7 @@ SecretName = Annotated[str, Path(pattern=NAME_PATTERN, description="The secret's
 
 @router.post("", status_code=201)
 async def create_secret(
-    body: SecretBody, engine: EngineDep, principal: PrincipalDep
+    body: SecretBody, engine: EngineDep, principal: SecretsWrite
 ) -> dict[str, Any]:
     """Store a new secret (409 if the name is taken); answers its name and timestamps."""
     row = await engine.secrets.create(
@@ -28,7 +28,7 @@ async def create_secret(
 
 
 @router.get("")
-async def list_secrets(engine: EngineDep, principal: PrincipalDep) -> dict[str, Any]:
+async def list_secrets(engine: EngineDep, principal: SecretsRead) -> dict[str, Any]:
     """The workspace's secrets: names and timestamps, never values."""
     rows = await engine.secrets.list(workspace_id=principal.workspace_id)
     return {"items": [secret_out(row) for row in rows]}
@@ -36,7 +36,7 @@ async def list_secrets(engine: EngineDep, principal: PrincipalDep) -> dict[str, 
 
 @router.put("/{name}")
 async def update_secret(
-    name: SecretName, body: SecretValueBody, engine: EngineDep, principal: PrincipalDep
+    name: SecretName, body: SecretValueBody, engine: EngineDep, principal: SecretsWrite
 ) -> dict[str, Any]:
     """Replace a secret's value (404 if there is no such secret)."""
     row = await engine.secrets.update(
@@ -46,7 +46,7 @@ async def update_secret(
 
 
 @router.delete("/{name}", status_code=204)
-async def delete_secret(name: SecretName, engine: EngineDep, principal: PrincipalDep) -> Response:
+async def delete_secret(name: SecretName, engine: EngineDep, principal: SecretsWrite) -> Response:
     """Remove a secret (404 if there is none). Steps already queued with it fail when claimed."""
     await engine.secrets.delete(workspace_id=principal.workspace_id, name=name)
     return Response(status_code=204)

@@ -10,6 +10,7 @@ import uvicorn
 
 from quantum_orchestrator.api.app import create_app
 from quantum_orchestrator.domain.errors import QOError
+from quantum_orchestrator.engine.accounts import Bootstrap
 from quantum_orchestrator.observability.logging import configure_logging
 from quantum_orchestrator.settings import Settings
 
@@ -74,8 +75,12 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def serve(settings: Settings, *, on_ready: Callable[[str], None] | None = None) -> None:
+async def serve(
+    settings: Settings, *, on_ready: Callable[[str, Bootstrap | None], None] | None = None
+) -> None:
     """Run API, engine and built-in agents in this process until a signal stops them.
+
+    ``on_ready`` is told the URL and, on a first start, the admin account that was made.
 
     The address is bound first, so a taken port fails at once, before the database is touched.
     """
@@ -100,6 +105,11 @@ async def serve(settings: Settings, *, on_ready: Callable[[str], None] | None = 
         proxy_headers=False,
     )
     try:
-        await _Server(config, on_ready, stopping).serve(sockets=[sock])
+
+        def ready(url: str) -> None:
+            if on_ready is not None:
+                on_ready(url, app.state.bootstrap)
+
+        await _Server(config, ready, stopping).serve(sockets=[sock])
     finally:
         sock.close()

@@ -6,7 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Response
 
-from quantum_orchestrator.api.deps import EngineDep, PrincipalDep, SettingsDep
+from quantum_orchestrator.api.deps import (
+    EngineDep,
+    RunsWrite,
+    SettingsDep,
+    WorkflowsRead,
+    WorkflowsWrite,
+)
 from quantum_orchestrator.api.paging import page_limit
 from quantum_orchestrator.api.routing import JsonRoute
 from quantum_orchestrator.api.schemas import (
@@ -23,7 +29,7 @@ router = APIRouter(prefix="/api/v1/workflows", tags=["workflows"], route_class=J
 
 @router.post("/validate")
 async def validate_workflow(
-    body: SpecBody, engine: EngineDep, principal: PrincipalDep
+    body: SpecBody, engine: EngineDep, principal: WorkflowsRead
 ) -> dict[str, Any]:
     """Check a spec without saving it: ``{"valid", "errors": [{path, message}]}``."""
     errors = await engine.workflows.check(workspace_id=principal.workspace_id, document=body.spec)
@@ -32,7 +38,7 @@ async def validate_workflow(
 
 @router.post("", status_code=201)
 async def create_workflow(
-    body: SpecBody, engine: EngineDep, principal: PrincipalDep
+    body: SpecBody, engine: EngineDep, principal: WorkflowsWrite
 ) -> dict[str, Any]:
     """Create a workflow (a draft) from a valid spec."""
     row = await engine.workflows.create(workspace_id=principal.workspace_id, document=body.spec)
@@ -42,7 +48,7 @@ async def create_workflow(
 @router.get("")
 async def list_workflows(
     engine: EngineDep,
-    principal: PrincipalDep,
+    principal: WorkflowsRead,
     settings: SettingsDep,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
@@ -59,14 +65,14 @@ async def list_workflows(
 
 
 @router.get("/{ref}")
-async def get_workflow(ref: str, engine: EngineDep, principal: PrincipalDep) -> dict[str, Any]:
+async def get_workflow(ref: str, engine: EngineDep, principal: WorkflowsRead) -> dict[str, Any]:
     """One workflow by id or name."""
     return workflow_out(await engine.workflows.get(workspace_id=principal.workspace_id, ref=ref))
 
 
 @router.put("/{ref}")
 async def update_workflow(
-    ref: str, body: SpecBody, engine: EngineDep, principal: PrincipalDep
+    ref: str, body: SpecBody, engine: EngineDep, principal: WorkflowsWrite
 ) -> dict[str, Any]:
     """Replace the draft's spec; deployed versions are not touched."""
     row = await engine.workflows.update(
@@ -76,7 +82,7 @@ async def update_workflow(
 
 
 @router.post("/{ref}/deploy", status_code=201)
-async def deploy_workflow(ref: str, engine: EngineDep, principal: PrincipalDep) -> dict[str, Any]:
+async def deploy_workflow(ref: str, engine: EngineDep, principal: WorkflowsWrite) -> dict[str, Any]:
     """Freeze the draft as a new immutable version."""
     return version_out(await engine.workflows.deploy(workspace_id=principal.workspace_id, ref=ref))
 
@@ -85,7 +91,7 @@ async def deploy_workflow(ref: str, engine: EngineDep, principal: PrincipalDep) 
 async def list_versions(
     ref: str,
     engine: EngineDep,
-    principal: PrincipalDep,
+    principal: WorkflowsRead,
     settings: SettingsDep,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
@@ -105,7 +111,7 @@ async def get_version(
     ref: str,
     number: Annotated[int, Path(ge=1, le=2_147_483_647)],
     engine: EngineDep,
-    principal: PrincipalDep,
+    principal: WorkflowsRead,
 ) -> dict[str, Any]:
     """One version by number."""
     row = await engine.workflows.version(
@@ -120,7 +126,7 @@ async def start_run(
     body: RunBody,
     response: Response,
     engine: EngineDep,
-    principal: PrincipalDep,
+    principal: RunsWrite,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> dict[str, Any]:
     """Start a run; the answer means it is committed. A repeated ``Idempotency-Key`` answers

@@ -7,13 +7,16 @@ import platform
 import signal
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from quantum_orchestrator.__about__ import __version__
 from quantum_orchestrator.cli import agents, runs, workflow
 from quantum_orchestrator.cli._common import build_settings, err, fail, guarded
+
+if TYPE_CHECKING:
+    from quantum_orchestrator.engine.accounts import Bootstrap
 
 app = typer.Typer(
     name="qo",
@@ -64,8 +67,17 @@ def up(
         signal.signal(signal.SIGTERM, previous)
 
 
-def _announce(url: str) -> None:
+def _announce(url: str, bootstrap: Bootstrap | None) -> None:
     typer.echo(f"Quantum Orchestrator is running at {url}  (API docs: {url}/docs; Ctrl-C stops)")
+    if bootstrap is not None:
+        typer.echo(f"Created the first admin: {bootstrap.email}")
+        if bootstrap.generated_password is not None:
+            # Shown this once: only its hash is stored.
+            typer.echo(
+                f"  password: {bootstrap.generated_password}  (shown once; change it with "
+                "`qo admin reset-password`)"
+            )
+        typer.echo(f"  log in with: qo login --server {url} --email {bootstrap.email}")
 
 
 def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:

@@ -106,7 +106,7 @@ class AgentService:
             "max_output_bytes": self._settings.max_output_bytes,
         }
 
-    async def _agent(self, agent_id: str, workspace_id: str | None) -> Row:
+    async def _agent(self, agent_id: str, workspace_id: str | None, pool: str | None = None) -> Row:
         row = self._agents.get(agent_id)
         if row is None:
             async with self._uow.read() as conn:
@@ -117,15 +117,23 @@ class AgentService:
                 except NotFoundError:
                     raise AgentUnknownError(f"unknown agent {agent_id!r}: register again") from None
             self._agents[agent_id] = row
-        if workspace_id is not None and row["workspace_id"] != workspace_id:
+        # An agent token speaks only for agents of its own workspace and pool.
+        if (workspace_id is not None and row["workspace_id"] != workspace_id) or (
+            pool is not None and row["pool"] != pool
+        ):
             raise AgentUnknownError(f"unknown agent {agent_id!r}: register again")
         return row
 
     async def heartbeat(
-        self, *, agent_id: str, running: list[str], workspace_id: str | None = None
+        self,
+        *,
+        agent_id: str,
+        running: list[str],
+        workspace_id: str | None = None,
+        pool: str | None = None,
     ) -> HeartbeatAnswer:
         """Extend the leases the agent holds; answer which of its steps it must stop."""
-        await self._agent(agent_id, workspace_id)
+        await self._agent(agent_id, workspace_id, pool)
         repos = self._uow.repos
         async with self._uow.write() as tx:
             # Touching a lost agent changes nothing (it stays lost); it saves a read first.
@@ -142,10 +150,16 @@ class AgentService:
         return {"state": state, "cancel": sorted(set(running) - set(held))}
 
     async def claim(
-        self, *, agent_id: str, max_tasks: int, wait: float, workspace_id: str | None = None
+        self,
+        *,
+        agent_id: str,
+        max_tasks: int,
+        wait: float,
+        workspace_id: str | None = None,
+        pool: str | None = None,
     ) -> list[Task]:
         """Hand out up to ``max_tasks`` attempts; long-poll up to ``wait`` seconds for work."""
-        agent = await self._agent(agent_id, workspace_id)
+        agent = await self._agent(agent_id, workspace_id, pool)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(0.0, wait)
         limit = max(1, min(max_tasks, self._settings.claim_batch))
@@ -175,6 +189,8 @@ class AgentService:
                 agent_id=agent["id"],
                 capabilities=agent["capabilities"],
                 pool=agent["pool"],
+                # Built-in agents serve every workspace; others only their own.
+                workspace_id=None if agent["builtin"] else agent["workspace_id"],
                 now=tx.now,
                 lease_expires_at=lease,
                 grace=self._settings.lease_seconds,
@@ -298,10 +314,15 @@ class AgentService:
         return bound
 
     async def report(
-        self, *, agent_id: str, results: list[Result], workspace_id: str | None = None
+        self,
+        *,
+        agent_id: str,
+        results: list[Result],
+        workspace_id: str | None = None,
+        pool: str | None = None,
     ) -> ResultsAnswer:
         """Apply finished attempts: each step finishes, retries or is refused as stale."""
-        await self._agent(agent_id, workspace_id)
+        await self._agent(agent_id, workspace_id, pool)
         repos = self._uow.repos
         accepted: list[str] = []
         rejected: list[str] = []
@@ -463,9 +484,11 @@ class AgentService:
         tx.step_event(step, "failed", data={"attempt": step["attempts"], "error": error})
         return {**step, "state": "failed", "error": error}
 
-    async def deregister(self, *, agent_id: str, workspace_id: str | None = None) -> None:
+    async def deregister(
+        self, *, agent_id: str, workspace_id: str | None = None, pool: str | None = None
+    ) -> None:
         """The agent leaves: offline; whatever it still held goes back to the queue."""
-        await self._agent(agent_id, workspace_id)
+        await self._agent(agent_id, workspace_id, pool)
         repos = self._uow.repos
         async with self._uow.write() as tx:
             await repos.agents.set_state(

@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 
 from quantum_orchestrator.domain.node_types import builtin_catalog
+from quantum_orchestrator.engine.accounts import AccountService
 from quantum_orchestrator.engine.agents import AgentService
 from quantum_orchestrator.engine.catalog import Catalog
+from quantum_orchestrator.engine.keys import KeyService
 from quantum_orchestrator.engine.plans import PlanCache
 from quantum_orchestrator.engine.runs import RunService
 from quantum_orchestrator.engine.scheduler import Scheduler
@@ -15,9 +17,10 @@ from quantum_orchestrator.engine.secrets import SecretService
 from quantum_orchestrator.engine.ticker import Ticker
 from quantum_orchestrator.engine.unit import Repositories, UnitOfWork, WorkSignal
 from quantum_orchestrator.engine.workflows import WorkflowService
+from quantum_orchestrator.engine.workspaces import WorkspaceService
 from quantum_orchestrator.events.bus import LocalEventBus
 from quantum_orchestrator.security.secrets import SecretBox
-from quantum_orchestrator.settings import EngineSettings
+from quantum_orchestrator.settings import AuthSettings, EngineSettings
 from quantum_orchestrator.store.database import Database
 
 
@@ -31,6 +34,7 @@ class Engine:
         settings: EngineSettings,
         bus: LocalEventBus | None = None,
         secret_box: SecretBox | None = None,
+        auth: AuthSettings | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -46,6 +50,9 @@ class Engine:
         )
         self.runs = RunService(uow=self.uow, scheduler=self.scheduler)
         self.secrets = SecretService(uow=self.uow, box=secret_box)
+        self.accounts = AccountService(uow=self.uow, settings=auth or AuthSettings())
+        self.workspaces = WorkspaceService(uow=self.uow, accounts=self.accounts)
+        self.keys = KeyService(uow=self.uow)
         self.agents = AgentService(
             uow=self.uow,
             scheduler=self.scheduler,

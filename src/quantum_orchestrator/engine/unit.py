@@ -17,13 +17,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from quantum_orchestrator.events.bus import LocalEventBus
 from quantum_orchestrator.store.agents import AgentStore
+from quantum_orchestrator.store.credentials import CredentialStore
 from quantum_orchestrator.store.database import Database
 from quantum_orchestrator.store.events import EventStore
 from quantum_orchestrator.store.runs import RunStore
 from quantum_orchestrator.store.secrets import SecretStore
 from quantum_orchestrator.store.steps import StepStore
 from quantum_orchestrator.store.types import utcnow
+from quantum_orchestrator.store.users import UserStore
 from quantum_orchestrator.store.workflows import WorkflowStore
+from quantum_orchestrator.store.workspaces import WorkspaceStore
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,6 +39,9 @@ class Repositories:
     agents: AgentStore
     events: EventStore
     secrets: SecretStore = field(default_factory=SecretStore)
+    users: UserStore = field(default_factory=UserStore)
+    workspaces: WorkspaceStore = field(default_factory=WorkspaceStore)
+    credentials: CredentialStore = field(default_factory=CredentialStore)
 
     @classmethod
     def for_database(cls, db: Database) -> Repositories:

@@ -103,7 +103,10 @@ _CLAIMABLE = (
     .order_by(steps.c.available_at, steps.c.id)
     .limit(bindparam("limit"))
 )
+# Agents other than the built-in ones run only their own workspace's steps.
+_CLAIMABLE_IN = _CLAIMABLE.where(steps.c.workspace_id == bindparam("ws"))
 _CLAIMABLE_LOCKED = _CLAIMABLE.with_for_update(skip_locked=True, of=steps)
+_CLAIMABLE_IN_LOCKED = _CLAIMABLE_IN.with_for_update(skip_locked=True, of=steps)
 _CLAIM = (
     update(steps)
     .where(steps.c.id == bindparam("sid"), steps.c.state == "queued")
@@ -294,6 +297,7 @@ class StepStore:
         agent_id: str,
         capabilities: Sequence[str],
         pool: str,
+        workspace_id: str | None,
         now: datetime,
         lease_expires_at: datetime,
         grace: float,
@@ -305,8 +309,17 @@ class StepStore:
         ``grace``. Answers the claimed steps (with their new attempt number) and the state of
         each one's run as ``run_state``.
         """
-        query = _CLAIMABLE_LOCKED if self._skip_locked else _CLAIMABLE
-        params = {"now": now, "types": list(capabilities), "pool": pool, "limit": limit}
+        params: dict[str, Any] = {
+            "now": now,
+            "types": list(capabilities),
+            "pool": pool,
+            "limit": limit,
+        }
+        if workspace_id is None:
+            query = _CLAIMABLE_LOCKED if self._skip_locked else _CLAIMABLE
+        else:
+            query = _CLAIMABLE_IN_LOCKED if self._skip_locked else _CLAIMABLE_IN
+            params["ws"] = workspace_id
         rows = [dict(row) for row in (await conn.execute(query, params)).mappings()]
         if not rows:
             return []

@@ -37,6 +37,8 @@ workspaces = Table(
     Column("id", ID, primary_key=True),
     Column("slug", String(100), nullable=False, unique=True),
     Column("name", String(200), nullable=False),
+    # CIDR networks the workspace's HTTP steps may reach although private (SSRF allow-list).
+    Column("http_allow", JsonType, nullable=False, default=list),
     Column("created_at", UTCDateTime, nullable=False),
 )
 
@@ -212,4 +214,107 @@ secrets = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("last_used_at", UTCDateTime, nullable=True),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", ID, primary_key=True),
+    # Stored lowercased, so that the unique constraint is case-insensitive.
+    Column("email", String(254), nullable=False, unique=True),
+    Column("name", String(200), nullable=False, default=""),
+    Column("password_hash", String(255), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("workspace_id", ID, ForeignKey("workspaces.id"), primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id"), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "user_id", "created_at"),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    # SHA-256 of the token: the token itself is never stored.
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Column("source_ip", String(64), nullable=True),
+    Column("user_agent", String(300), nullable=True),
+    Index(None, "user_id", "created_at"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("workspace_id", ID, ForeignKey("workspaces.id"), nullable=False),
+    Column("name", String(100), nullable=False),
+    # The first characters of the key, to recognise it in listings.
+    Column("prefix", String(16), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("created_by", ID, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=True),
+    Column("last_used_at", UTCDateTime, nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Column("rotated_to", ID, nullable=True),
+    Index(None, "workspace_id", "created_at"),
+)
+
+agent_tokens = Table(
+    "agent_tokens",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("workspace_id", ID, ForeignKey("workspaces.id"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("pool", String(100), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_by", ID, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=True),
+    Column("last_used_at", UTCDateTime, nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Index(None, "workspace_id", "created_at"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("id", ID, nullable=False, unique=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("workspace_id", ID, nullable=True),
+    Column("actor_type", String(16), nullable=False),
+    Column("actor_id", String(64), nullable=True),
+    Column("actor_label", String(254), nullable=True),
+    Column("action", String(64), nullable=False),
+    Column("target_type", String(32), nullable=True),
+    Column("target_id", String(200), nullable=True),
+    Column("outcome", String(16), nullable=False),
+    Column("source_ip", String(64), nullable=True),
+    Column("user_agent", String(300), nullable=True),
+    Column("request_id", String(64), nullable=True),
+    Column("digest", String(64), nullable=True),
+    Column("details", JsonType, nullable=True),
+    # The chain: each entry stores the previous entry's hash and its own.
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index(None, "workspace_id", "seq"),
+    Index(None, "workspace_id", "action", "seq"),
 )

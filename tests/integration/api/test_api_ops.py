@@ -223,7 +223,7 @@ async def test_node_types_catalog(http: httpx.AsyncClient) -> None:
 async def test_slow_requests_are_stopped_with_504(custom_server: ServerFactory) -> None:
     async with (
         custom_server(api={"request_timeout": 0.2}) as app,
-        httpx.AsyncClient(base_url=app.url, timeout=30) as http,
+        httpx.AsyncClient(base_url=app.url, auth=app.auth, timeout=30) as http,
     ):
         # A write waits for the database's write lock; hold it longer than the timeout.
         async with app.engine.uow.write():
@@ -249,7 +249,7 @@ async def test_slow_requests_are_stopped_with_504(custom_server: ServerFactory) 
 async def test_claims_and_event_streams_are_not_timed_out(custom_server: ServerFactory) -> None:
     async with (
         custom_server(api={"request_timeout": 0.2}) as app,
-        httpx.AsyncClient(base_url=app.url, timeout=30) as http,
+        httpx.AsyncClient(base_url=app.url, auth=app.auth, timeout=30) as http,
     ):
         registered = await http.post(
             f"{API}/agent/register",
@@ -278,7 +278,7 @@ async def test_smaller_limits_from_settings(custom_server: ServerFactory) -> Non
     settings = {"max_body_bytes": 2048, "max_page_size": 3}
     async with (
         custom_server(api=settings) as app,
-        httpx.AsyncClient(base_url=app.url, timeout=30) as http,
+        httpx.AsyncClient(base_url=app.url, auth=app.auth, timeout=30) as http,
     ):
         spec = transform_spec("small")
         spec["description"] = "d" * 3000
@@ -332,7 +332,7 @@ def test_json_log_lines_drop_uvicorns_color_message(capsys: pytest.CaptureFixtur
 async def test_cors_allows_only_the_configured_origins(custom_server: ServerFactory) -> None:
     async with (
         custom_server(api={"cors_origins": ["https://ui.example"]}) as app,
-        httpx.AsyncClient(base_url=app.url, timeout=30) as http,
+        httpx.AsyncClient(base_url=app.url, auth=app.auth, timeout=30) as http,
     ):
         allowed = await http.options(
             f"{API}/workflows",
@@ -354,7 +354,7 @@ async def test_rate_limit_per_caller(custom_server: ServerFactory) -> None:
     # machine answers.
     async with (
         custom_server(api={"rate_limit": 10, "rate_limit_burst": 100}) as app,
-        httpx.AsyncClient(base_url=app.url, timeout=30) as http,
+        httpx.AsyncClient(base_url=app.url, auth=app.auth, timeout=30) as http,
     ):
         first = await http.get(f"{API}/workflows")
         assert first.headers["ratelimit-limit"] == "100"

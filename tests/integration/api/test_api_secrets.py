@@ -104,7 +104,7 @@ async def allowed(
 ) -> AsyncIterator[tuple[LiveApp, httpx.AsyncClient]]:
     async with (
         custom_server(agents={"http_allow": ["127.0.0.0/8"]}) as app,
-        httpx.AsyncClient(base_url=app.url, timeout=15) as client,
+        httpx.AsyncClient(base_url=app.url, auth=app.auth, timeout=15) as client,
     ):
         yield app, client
 

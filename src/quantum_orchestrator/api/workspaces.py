@@ -1,0 +1,131 @@
+"""``/api/v1/workspaces``: tenants, their members and roles, their SSRF allow-list.
+
+Routes under ``/workspaces/{id}`` act on the workspace named in the path: the caller's
+membership there decides (as if ``X-QO-Workspace`` named it), and any other workspace is 404.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Response
+
+from quantum_orchestrator.api.account_schemas import (
+    HttpAllowBody,
+    MemberBody,
+    RoleBody,
+    WorkspaceBody,
+    member_out,
+    workspace_out,
+)
+from quantum_orchestrator.api.deps import (
+    EngineDep,
+    MembersRead,
+    MembersWrite,
+    SignedIn,
+    WorkspaceRead,
+    WorkspaceWrite,
+)
+from quantum_orchestrator.api.routing import JsonRoute
+from quantum_orchestrator.domain.auth import Principal
+from quantum_orchestrator.domain.errors import NotFoundError
+
+router = APIRouter(prefix="/api/v1/workspaces", tags=["workspaces"], route_class=JsonRoute)
+
+WorkspaceId = Annotated[str, Path(max_length=100, description="Workspace id or slug.")]
+UserId = Annotated[str, Path(max_length=64)]
+
+
+async def _same(principal: Principal, workspace_id: str, engine: EngineDep) -> None:
+    # The principal was resolved for the workspace in the path; this guards that it stays so.
+    if workspace_id == principal.workspace_id:
+        return
+    row = await engine.workspaces.get(workspace_id=principal.workspace_id)
+    if row["slug"] != workspace_id:
+        raise NotFoundError(f"workspace {workspace_id!r} not found")
+
+
+@router.post("", status_code=201)
+async def create_workspace(
+    body: WorkspaceBody, principal: SignedIn, engine: EngineDep
+) -> dict[str, Any]:
+    """A new workspace; the caller becomes its owner."""
+    assert principal.user_id is not None  # noqa: S101 - SignedIn admits users only
+    row = await engine.workspaces.create(user_id=principal.user_id, name=body.name)
+    return workspace_out(row)
+
+
+@router.get("")
+async def list_workspaces(principal: SignedIn, engine: EngineDep) -> dict[str, Any]:
+    """The workspaces the caller belongs to, with the caller's role in each."""
+    assert principal.user_id is not None  # noqa: S101 - SignedIn admits users only
+    rows = await engine.workspaces.list_for(user_id=principal.user_id)
+    return {"items": [workspace_out(row) for row in rows]}
+
+
+@router.get("/{workspace_id}")
+async def get_workspace(
+    workspace_id: WorkspaceId, principal: WorkspaceRead, engine: EngineDep
+) -> dict[str, Any]:
+    """One workspace."""
+    await _same(principal, workspace_id, engine)
+    row = await engine.workspaces.get(workspace_id=principal.workspace_id)
+    return workspace_out({**row, "role": principal.role.value if principal.role else None})
+
+
+@router.put("/{workspace_id}/http-allow")
+async def set_http_allow(
+    workspace_id: WorkspaceId, body: HttpAllowBody, principal: WorkspaceWrite, engine: EngineDep
+) -> dict[str, Any]:
+    """Private networks this workspace's HTTP steps may reach (owners only: it opens SSRF)."""
+    await _same(principal, workspace_id, engine)
+    row = await engine.workspaces.set_http_allow(
+        workspace_id=principal.workspace_id, networks=body.networks
+    )
+    return workspace_out(row)
+
+
+@router.get("/{workspace_id}/members")
+async def list_members(
+    workspace_id: WorkspaceId, principal: MembersRead, engine: EngineDep
+) -> dict[str, Any]:
+    """The workspace's members and roles."""
+    await _same(principal, workspace_id, engine)
+    rows = await engine.workspaces.members(workspace_id=principal.workspace_id)
+    return {"items": [member_out(row) for row in rows]}
+
+
+@router.post("/{workspace_id}/members", status_code=201)
+async def add_member(
+    workspace_id: WorkspaceId, body: MemberBody, principal: MembersWrite, engine: EngineDep
+) -> dict[str, Any]:
+    """Add a user by e-mail with a role no higher than the caller's."""
+    await _same(principal, workspace_id, engine)
+    row = await engine.workspaces.add_member(
+        actor=principal, email=body.email, role=body.role, password=body.password, name=body.name
+    )
+    return member_out(row)
+
+
+@router.put("/{workspace_id}/members/{user_id}")
+async def set_member_role(
+    workspace_id: WorkspaceId,
+    user_id: UserId,
+    body: RoleBody,
+    principal: MembersWrite,
+    engine: EngineDep,
+) -> dict[str, Any]:
+    """Change a member's role."""
+    await _same(principal, workspace_id, engine)
+    row = await engine.workspaces.set_role(actor=principal, user_id=user_id, role=body.role)
+    return member_out(row)
+
+
+@router.delete("/{workspace_id}/members/{user_id}", status_code=204)
+async def remove_member(
+    workspace_id: WorkspaceId, user_id: UserId, principal: MembersWrite, engine: EngineDep
+) -> Response:
+    """Remove a member (the last owner stays)."""
+    await _same(principal, workspace_id, engine)
+    await engine.workspaces.remove_member(actor=principal, user_id=user_id)
+    return Response(status_code=204)
