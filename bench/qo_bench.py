@@ -3,6 +3,12 @@
     .venv/bin/python bench/qo_bench.py --spawn               # start `qo up` in a temp dir
     .venv/bin/python bench/qo_bench.py --server http://127.0.0.1:8787   # an existing server
 
+Authentication: a spawned server gets a first admin with a random password and the bench logs
+in as it (``POST /api/v1/auth/token``). Against an existing server the bench uses ``--token`` /
+``QO_TOKEN`` (an API key with the editor role is enough), else ``--email`` with the password in
+``QO_BENCH_PASSWORD``, else the token ``qo login`` stored for that server. Logging in happens
+before any measurement.
+
 Prints ONE JSON object on stdout (progress goes to stderr), shaped like the Prefect peer's
 (bench/peers/prefect_bench.py):
 
@@ -30,6 +36,7 @@ import contextlib
 import itertools
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -47,6 +54,8 @@ import httpx
 
 API = "/api/v1"
 TERMINAL = {"succeeded", "failed", "cancelled"}
+# The first admin of a spawned server; its password is random per run.
+SPAWN_ADMIN_EMAIL = "bench@localhost"
 
 
 def log(msg: str) -> None:
@@ -104,14 +113,23 @@ def chain_spec(name: str, length: int) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def spawned_server(qo_bin: str, startup_timeout: float) -> Iterator[str]:
-    """Run `qo up` on a free loopback port with a temp QO_DATA_DIR; yield its base URL."""
+def spawned_server(qo_bin: str, startup_timeout: float, admin_password: str) -> Iterator[str]:
+    """Run `qo up` on a free loopback port with a temp QO_DATA_DIR; yield its base URL.
+
+    The server's first admin is ``SPAWN_ADMIN_EMAIL`` with ``admin_password``.
+    """
     data_dir = tempfile.mkdtemp(prefix="qo-bench-data-")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     # The benchmark client polls a chain every 2 ms, past the per-caller rate limit (100/s);
     # the limit is for callers sharing a server, not for this measurement.
-    env = dict(os.environ, QO_DATA_DIR=data_dir, QO_API__RATE_LIMIT="0")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QO_ADMIN_")}
+    env.update(
+        QO_DATA_DIR=data_dir,
+        QO_API__RATE_LIMIT="0",
+        QO_ADMIN_EMAIL=SPAWN_ADMIN_EMAIL,
+        QO_ADMIN_PASSWORD=admin_password,
+    )
     log_path = Path(data_dir) / "qo-up.log"
     with open(log_path, "wb") as log_file:
         t = time.perf_counter()
@@ -164,6 +182,39 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=5)
+
+
+# --------------------------------------------------------------------------- authentication
+
+
+def login(url: str, email: str, password: str, timeout: float) -> str:
+    """A session token for ``email`` (``POST /api/v1/auth/token``)."""
+    with httpx.Client(base_url=url, timeout=timeout) as c:
+        resp = c.post(f"{API}/auth/token", json={"email": email, "password": password})
+        if resp.status_code != 200:
+            raise RuntimeError(f"cannot log in to {url} as {email}: {resp.status_code} {resp.text}")
+        return str(resp.json()["access_token"])
+
+
+def stored_token(url: str) -> str | None:
+    """The token `qo login` stored for ``url``, if the package is importable and has one."""
+    try:
+        from quantum_orchestrator.sdk.credentials import CredentialStore
+    except ImportError:
+        return None
+    return CredentialStore().token_for(url.rstrip("/"))
+
+
+def resolve_token(url: str, args: argparse.Namespace) -> str | None:
+    """--token/QO_TOKEN, else --email with QO_BENCH_PASSWORD, else the stored `qo login` token."""
+    if args.token:
+        return str(args.token)
+    if args.email:
+        password = os.environ.get("QO_BENCH_PASSWORD")
+        if not password:
+            raise SystemExit("--email needs the password in QO_BENCH_PASSWORD")
+        return login(url, args.email, password, args.request_timeout)
+    return stored_token(url)
 
 
 # --------------------------------------------------------------------------- API calls
@@ -259,9 +310,9 @@ def cli_version(qo_bin: str) -> str | None:
     return None
 
 
-def bench(url: str, args: argparse.Namespace) -> dict[str, Any]:
+def bench(url: str, token: str | None, args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"peer": "quantum-orchestrator", "server": url}
-    headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     with httpx.Client(base_url=url, timeout=args.request_timeout, headers=headers) as c:
         result["version"] = server_version(c) or (cli_version(args.qo_bin) if args.spawn else None)
         result["python"] = sys.version.split()[0]
@@ -363,7 +414,12 @@ def main() -> int:
     p.add_argument(
         "--token",
         default=os.environ.get("QO_TOKEN"),
-        help="bearer token, if the server wants one (env QO_TOKEN)",
+        help="API key or session token for --server (env QO_TOKEN)",
+    )
+    p.add_argument(
+        "--email",
+        default=None,
+        help="log in to --server as this user, password in env QO_BENCH_PASSWORD",
     )
     p.add_argument("--startup-timeout", type=float, default=60.0)
     p.add_argument("--fanout-nodes", type=int, default=1000)
@@ -388,10 +444,13 @@ def main() -> int:
         p.error("--fanout-nodes must be >= 3 and --deploy-nodes >= 2")
 
     if args.spawn:
-        with spawned_server(args.qo_bin, args.startup_timeout) as url:
-            result = bench(url, args)
+        password = secrets.token_urlsafe(24)
+        with spawned_server(args.qo_bin, args.startup_timeout, password) as url:
+            token = login(url, SPAWN_ADMIN_EMAIL, password, args.request_timeout)
+            result = bench(url, token, args)
     else:
-        result = bench(args.server.rstrip("/"), args)
+        url = args.server.rstrip("/")
+        result = bench(url, resolve_token(url, args), args)
     print(json.dumps(result), flush=True)
     return 0
 

@@ -1,6 +1,10 @@
 """A workflow written in Python, deployed and run with the client.
 
+qo login                          # once: the client uses the token it stores
 python examples/builder.py        # against $QO_SERVER, else http://127.0.0.1:8787
+
+A script without a login gives an API key instead (``qo api-keys create builder --role editor``)
+in ``QO_TOKEN``.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
-"""Your own Python functions as node types: run with
+"""Your own Python functions as node types: give the agent a token of its pool, then run it
 
+    export QO_AGENT_TOKEN=$(qo agent-tokens create text-agents --pool text)
     qo agent --server http://127.0.0.1:8787 --pool text --import examples/tasks.py
 
-then use ``text.words`` and ``text.shout`` in a workflow (see examples/text.yaml).
+and use ``text.words`` and ``text.shout`` in a workflow (see examples/text.yaml).
 """
 
 from __future__ import annotations

@@ -145,6 +145,10 @@ class Settings(BaseSettings):
     engine: EngineSettings = Field(default_factory=EngineSettings)
     agents: AgentPoolSettings = Field(default_factory=AgentPoolSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    tls_certfile: Path | None = Field(
+        None, description="PEM certificate (chain) to serve HTTPS; with `tls_keyfile`."
+    )
+    tls_keyfile: Path | None = Field(None, description="PEM private key of `tls_certfile`.")
     auth: AuthSettings = Field(default_factory=AuthSettings)
     admin_email: str = Field(
         "admin@localhost", description="E-mail of the first admin, created on an empty database."
@@ -158,6 +162,14 @@ class Settings(BaseSettings):
         None,
         description="Master key that encrypts workspace secrets: URL-safe base64 of 32 random "
         "bytes. Unset: the file `secret.key` in the data dir, created on first use (mode 0600).",
+    )
+    secret_keys_previous: list[SecretStr] = Field(
+        default_factory=list,
+        description="Other master keys that still decrypt secrets but never encrypt, as a JSON "
+        'list such as `["<old key>"]`: the keys a rotation replaced, kept until '
+        "`qo admin rotate-secret-key` has re-encrypted every secret (or the next key, listed "
+        "before it becomes `QO_SECRET_KEY`). Added to the data dir's `secret.keyring` when "
+        "`QO_SECRET_KEY` is unset.",
     )
 
     def database_url(self) -> str:

@@ -8,6 +8,12 @@ Coverage: when the tests run under coverage (``pytest --cov``) or ``QO_E2E_COVER
 the children run under ``coverage run --parallel-mode`` with the project's configuration and
 write their data files next to the parent's, so ``coverage combine`` (which pytest-cov does at
 the end) counts them. ``QO_E2E_COVERAGE=0`` turns that off. A SIGKILLed child loses its data.
+
+Authentication: servers are bootstrapped with a known first admin (``ADMIN_EMAIL`` /
+``ADMIN_PASSWORD``) unless a test asks for a generated password. The harness logs in over the API
+for its own HTTP client, CLI calls get the session token as ``QO_TOKEN``, and each agent gets an
+agent token of its pool, created through the API as an operator would. ``XDG_CONFIG_HOME`` is
+the test's own directory, so ``qo login`` never touches the real user's credentials.
 """
 
 from __future__ import annotations
@@ -38,6 +44,9 @@ FAST_ENGINE = {
     # The workflows call servers on loopback, which the SSRF guard refuses unless allowed.
     "QO_AGENTS__HTTP_ALLOW": '["127.0.0.0/8"]',
 }
+# The first admin of every server the harness starts (unless a test wants a generated password).
+ADMIN_EMAIL = "admin@example.com"
+ADMIN_PASSWORD = "e2e-admin-password-0"
 # Generous: the suite must pass on a loaded 2-core machine, and a deadline is only the limit.
 DEFAULT_DEADLINE = 45.0
 STARTUP_DEADLINE = 40.0
@@ -176,18 +185,26 @@ class Cluster:
         self.data_dir = root / "data"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.config_home = root / "config"
         self.procs: list[Proc] = []
         self.server: Proc | None = None
         self._http = httpx.Client(base_url=self.url, timeout=10)
         self._counter = 0
+        # The first admin's password (None: the server generates one and prints it) and the
+        # session token the harness got with it; CLI calls receive it as QO_TOKEN.
+        self.admin_password: str | None = ADMIN_PASSWORD
+        self.token: str | None = None
+        self._agent_tokens: dict[str, str] = {}
 
     # -- environment and processes -------------------------------------------------------
 
     def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        """The children's environment: no stray ``QO_*`` of the caller, fast engine timers."""
+        """The children's environment: no stray ``QO_*`` of the caller, fast engine timers,
+        the harness's session token as ``QO_TOKEN`` (once it has one)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("QO_")}
         env.update(
             {
+                "XDG_CONFIG_HOME": str(self.config_home),
                 "QO_HOST": "127.0.0.1",
                 "QO_PORT": str(self.port),
                 "QO_DATA_DIR": str(self.data_dir),
@@ -198,6 +215,8 @@ class Cluster:
                 **FAST_ENGINE,
             }
         )
+        if self.token is not None:
+            env["QO_TOKEN"] = self.token
         data_file = _coverage_data_file()
         if data_file is not None:
             env["COVERAGE_FILE"] = data_file
@@ -222,8 +241,15 @@ class Cluster:
         return proc
 
     def start_server(self, env: dict[str, str] | None = None) -> Proc:
-        """``qo up`` on this cluster's port and data dir; returns once ``/healthz`` answers."""
-        proc = self.spawn("server", "up", env=env)
+        """``qo up`` on this cluster's port and data dir; returns once ``/healthz`` answers.
+
+        The first start bootstraps the admin (``self.admin_password``; ``None`` lets the server
+        generate one); with a known password the harness then logs in as the admin.
+        """
+        bootstrap = {"QO_ADMIN_EMAIL": ADMIN_EMAIL}
+        if self.admin_password is not None:
+            bootstrap["QO_ADMIN_PASSWORD"] = self.admin_password
+        proc = self.spawn("server", "up", env={**bootstrap, **(env or {})})
         self.server = proc
 
         def healthy() -> bool:
@@ -232,28 +258,72 @@ class Cluster:
             return self._http.get("/healthz").status_code == 200
 
         wait_for(healthy, "qo up to answer /healthz", deadline=STARTUP_DEADLINE, diagnose=proc.tail)
+        if self.admin_password is not None and self.token is None:
+            self.login(ADMIN_EMAIL, self.admin_password)
         return proc
 
+    def login(self, email: str, password: str) -> str:
+        """Log the harness's HTTP client (and its CLI calls) in over the API; returns the token."""
+        response = self._http.post(
+            "/api/v1/auth/token", json={"email": email, "password": password}
+        )
+        response.raise_for_status()
+        token: str = response.json()["access_token"]
+        self.token = token
+        self._http.headers["Authorization"] = f"Bearer {token}"
+        return token
+
+    def agent_token(self, pool: str) -> str:
+        """An agent token of ``pool`` (created through the API once per pool)."""
+        token = self._agent_tokens.get(pool)
+        if token is None:
+            response = self._http.post(
+                "/api/v1/agent-tokens", json={"name": f"e2e-{pool}", "pool": pool}
+            )
+            response.raise_for_status()
+            token = self._agent_tokens[pool] = str(response.json()["token"])
+        return token
+
     def start_agent(
-        self, module: str, *, name: str, extra: list[str] | None = None, online: bool = True
+        self,
+        module: str,
+        *,
+        name: str,
+        pool: str = "e2e",
+        extra: list[str] | None = None,
+        online: bool = True,
     ) -> Proc:
-        """``qo agent --import MODULE --name NAME``; waits until it is online unless told not to."""
+        """``qo agent --import MODULE --name NAME`` with an agent token of ``pool`` (the pool of
+        tasks.py's agent); waits until it is online unless told not to."""
         proc = self.spawn(
-            f"agent-{name}", "agent", "--import", module, "--name", name, *(extra or [])
+            f"agent-{name}",
+            "agent",
+            "--import",
+            module,
+            "--name",
+            name,
+            *(extra or []),
+            env={"QO_AGENT_TOKEN": self.agent_token(pool)},
         )
         if online:
             self.wait_agent(name, "online", proc=proc)
         return proc
 
     def qo(
-        self, *args: str, timeout: float = 60, env: dict[str, str] | None = None
+        self,
+        *args: str,
+        timeout: float = 60,
+        env: dict[str, str] | None = None,
+        input: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """Run ``qo ARGS`` to completion in the cluster's directory and environment."""
+        """Run ``qo ARGS`` to completion in the cluster's directory and environment;
+        ``input`` is written to its stdin."""
         return subprocess.run(
             qo_argv(*args),
             cwd=self.root,
             env=self.env(env),
-            stdin=subprocess.DEVNULL,
+            input=input,
+            stdin=subprocess.DEVNULL if input is None else None,
             capture_output=True,
             text=True,
             timeout=timeout,

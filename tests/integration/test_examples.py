@@ -1,4 +1,9 @@
-"""Every example in examples/ runs as the README says, against a real server."""
+"""Every example in examples/ runs as the README says, against a real server.
+
+The server has accounts: the requests here are the first admin's (``http`` signs them), the
+example agent registers with an agent token of its pool and the builder script finds the
+admin's token in ``QO_TOKEN``, as a user's script would after ``qo login`` or with a key.
+"""
 
 from __future__ import annotations
 
@@ -61,7 +66,11 @@ async def test_orders_maps_branches_and_joins(http: httpx.AsyncClient) -> None:
 
 async def test_custom_capabilities_on_an_agent(server: LiveApp, http: httpx.AsyncClient) -> None:
     tasks = load_module("tasks")
-    serving = asyncio.create_task(tasks.agent.run(server=server.url))
+    # As an operator would: `qo agent-tokens create text-agents --pool text`.
+    issued = await http.post(f"{API}/agent-tokens", json={"name": "text-agents", "pool": "text"})
+    assert issued.status_code == 201, issued.text
+    token = issued.json()["token"]
+    serving = asyncio.create_task(tasks.agent.run(server=server.url, token=token))
     try:
         async with asyncio.timeout(10):
             while not (await http.get(f"{API}/agents", params={"state": "online"})).json()[
@@ -77,9 +86,16 @@ async def test_custom_capabilities_on_an_agent(server: LiveApp, http: httpx.Asyn
 
 
 async def test_builder_script(
-    server: LiveApp, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    server: LiveApp,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> None:
     monkeypatch.setenv("QO_SERVER", server.url)
+    monkeypatch.setenv("QO_TOKEN", server.token)
+    monkeypatch.delenv("QO_WORKSPACE", raising=False)
+    # No stored login of the person running the tests may stand in for the token.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     await load_module("builder").main()
     printed = json.loads(capsys.readouterr().out)
     assert printed == {"version": 1, "state": "succeeded", "message": "HELLO, BUILDER!"}

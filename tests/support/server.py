@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 import uvicorn
 from fastapi import FastAPI
+from tests.support.auth import AdminAuth
 
 from quantum_orchestrator.api.app import create_app
 from quantum_orchestrator.engine.engine import Engine
 from quantum_orchestrator.settings import Settings
-from tests.support.auth import AdminAuth
 
 
 @dataclass
@@ -62,6 +62,8 @@ async def live_app(settings: Settings) -> AsyncIterator[LiveApp]:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=1,
+        ssl_certfile=settings.tls_certfile,
+        ssl_keyfile=settings.tls_keyfile,
     )
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
@@ -75,7 +77,8 @@ async def live_app(settings: Settings) -> AsyncIterator[LiveApp]:
         if loop.time() > deadline:
             raise RuntimeError("the server did not start")
         await asyncio.sleep(0.01)
-    live = LiveApp(url=f"http://127.0.0.1:{port}", app=app, settings=settings)
+    scheme = "https" if settings.tls_certfile else "http"
+    live = LiveApp(url=f"{scheme}://127.0.0.1:{port}", app=app, settings=settings)
     if settings.admin_password is not None:
         login = await live.engine.accounts.login(
             email=settings.admin_email,

@@ -13,6 +13,8 @@ class StepContext:
 
     ``idempotency_key`` (``run_id:node_id``) is the same for every attempt of a step: delivery is
     at least once, so handlers with side effects should pass it on to the systems they call.
+    ``http_allow`` lists the internal networks (CIDRs) the step's workspace lets its HTTP
+    requests reach, on top of the agent's own allow-list (SSRF protection).
     """
 
     run_id: str
@@ -24,6 +26,7 @@ class StepContext:
     timeout: float
     logger: logging.LoggerAdapter[logging.Logger]
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
+    http_allow: tuple[str, ...] = ()
 
     @property
     def is_cancelled(self) -> bool:

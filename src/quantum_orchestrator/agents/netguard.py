@@ -4,6 +4,11 @@ The check happens where the connection is made: host names are resolved there, e
 checked, and the connection goes to the checked address. A name that resolves to an allowed
 address when validated and to an internal one when connected (DNS rebinding) cannot slip
 through, and neither can a redirect to an internal address, since every hop connects here.
+
+The allow-list is the agent's own (``QO_AGENTS__HTTP_ALLOW``) plus, for each step, the one of the
+step's workspace, which the server sends with the task. One policy belongs to one connection pool
+(see ``agents/resources.py``): a connection opened under a wider allow-list is never reused by a
+step of a workspace that does not have it.
 """
 
 from __future__ import annotations
@@ -30,22 +35,66 @@ class BlockedAddressError(StepError):
     retryable = False
 
 
+# IPv6 prefixes whose addresses carry an IPv4 address in their last 32 bits and reach it:
+# NAT64 (RFC 6052 and RFC 8215) and the deprecated IPv4-compatible form.
+_NAT64 = (
+    ipaddress.IPv6Network("64:ff9b::/96"),
+    ipaddress.IPv6Network("64:ff9b:1::/48"),
+    ipaddress.IPv6Network("::/96"),
+)
+
+ALLOW_HINT = (
+    "allow the network in QO_AGENTS__HTTP_ALLOW, or in the workspace's HTTP allow-list "
+    "(PUT /api/v1/workspaces/{id}/http-allow, owners only), if this is intended"
+)
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address stands for (6to4, Teredo, NAT64, compatible)."""
+    found: list[ipaddress.IPv4Address] = []
+    if address.sixtofour is not None:
+        found.append(address.sixtofour)
+    if address.teredo is not None:
+        found.extend(address.teredo)
+    if any(address in prefix for prefix in _NAT64):
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return found
+
+
+def parse_networks(entries: Iterable[str]) -> tuple[IPNetwork, ...]:
+    """CIDR strings as networks (host bits allowed); ``ValueError`` names a bad entry."""
+    networks: list[IPNetwork] = []
+    for entry in entries:
+        try:
+            networks.append(ipaddress.ip_network(str(entry).strip(), strict=False))
+        except ValueError:
+            raise ValueError(f"{entry!r} is not an IP network such as 10.0.0.0/8") from None
+    return tuple(networks)
+
+
 class AddressPolicy:
     """Which addresses outbound requests may reach: public ones, plus an allow-list."""
 
     def __init__(self, *, allow: Iterable[str] = ()) -> None:
-        self.allow: tuple[IPNetwork, ...] = tuple(
-            ipaddress.ip_network(entry, strict=False) for entry in allow
-        )
+        self.allow: tuple[IPNetwork, ...] = parse_networks(allow)
 
     def permits(self, address: IPAddress) -> bool:
-        """True for a public address or one inside an allowed network."""
+        """True for a public address or one inside an allowed network.
+
+        An IPv6 address that embeds an IPv4 one (mapped, 6to4, Teredo, NAT64) is judged by
+        what it leads to as well: ``::ffff:127.0.0.1`` is loopback, and ``2002:7f00:1::``
+        must not pass as "global" either.
+        """
         mapped = getattr(address, "ipv4_mapped", None)
         if mapped is not None:
             address = mapped
         if any(address in network for network in self.allow):
             return True
-        return address.is_global and not address.is_multicast
+        if not address.is_global or address.is_multicast:
+            return False
+        if isinstance(address, ipaddress.IPv6Address):
+            return all(self.permits(inner) for inner in _embedded_ipv4(address))
+        return True
 
     def check(self, host: str, address: IPAddress) -> None:
         """Raise ``BlockedAddressError`` unless ``address`` may be reached."""
@@ -53,7 +102,7 @@ class AddressPolicy:
             shown = host if host == str(address) else f"{host} ({address})"
             raise BlockedAddressError(
                 f"refusing to connect to {shown}: private, loopback and link-local addresses are "
-                "blocked; allow the network in QO_AGENTS__HTTP_ALLOW if this is intended"
+                f"blocked; {ALLOW_HINT}"
             )
 
 

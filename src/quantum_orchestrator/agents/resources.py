@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 import httpx
 
-from quantum_orchestrator.agents.netguard import AddressPolicy, GuardedTransport
+from quantum_orchestrator.agents.netguard import AddressPolicy, GuardedTransport, parse_networks
 
 _DEFAULT_USER_AGENT = "quantum-orchestrator-agent"
 
@@ -25,10 +25,13 @@ def guarded_http_client(policy: AddressPolicy) -> httpx.AsyncClient:
 
 
 class NodeResources:
-    """Lazily created, shared resources: today one ``httpx.AsyncClient`` for every HTTP step.
+    """Lazily created, shared resources: the ``httpx.AsyncClient`` of the HTTP steps.
 
-    One client per runtime keeps connection pools warm across steps. Nothing is created until a
-    handler asks for it, and :meth:`aclose` (called by the runtime on shutdown) releases it.
+    One client per runtime keeps connection pools warm across steps. A step whose workspace
+    allows internal networks (``extra_allow``) gets a client of its own for that allow-list:
+    the check happens when a connection is opened, so a pooled connection to an internal
+    address must never serve a step that may not reach it. Nothing is created until a handler
+    asks for it, and :meth:`aclose` (called by the runtime on shutdown) releases everything.
     """
 
     def __init__(
@@ -37,18 +40,31 @@ class NodeResources:
         http_client_factory: Callable[[], httpx.AsyncClient] | None = None,
         http_allow: Sequence[str] = (),
     ) -> None:
-        policy = AddressPolicy(allow=http_allow)
-        self._factory = http_client_factory or (lambda: guarded_http_client(policy))
-        self._http: httpx.AsyncClient | None = None
+        self._allow = tuple(str(network) for network in parse_networks(http_allow))
+        self._custom_factory = http_client_factory
+        self._clients: dict[tuple[str, ...], httpx.AsyncClient] = {}
         self._closed = False
 
-    def http_client(self) -> httpx.AsyncClient:
-        """The shared HTTP client, created on first use."""
+    def http_client(self, *, extra_allow: Sequence[str] = ()) -> httpx.AsyncClient:
+        """The shared HTTP client for this allow-list, created on first use.
+
+        ``extra_allow`` (CIDRs) widens the agent's own allow-list for one step; a malformed
+        entry raises ``ValueError``. A custom ``http_client_factory`` serves every step.
+        """
         if self._closed:
             raise RuntimeError("NodeResources is closed")
-        if self._http is None:
-            self._http = self._factory()
-        return self._http
+        extra = tuple(str(network) for network in parse_networks(extra_allow))
+        key = (
+            () if self._custom_factory is not None else tuple(sorted(set(extra) - set(self._allow)))
+        )
+        client = self._clients.get(key)
+        if client is None:
+            if self._custom_factory is not None:
+                client = self._custom_factory()
+            else:
+                client = guarded_http_client(AddressPolicy(allow=(*self._allow, *key)))
+            self._clients[key] = client
+        return client
 
     @property
     def closed(self) -> bool:
@@ -58,6 +74,6 @@ class NodeResources:
     async def aclose(self) -> None:
         """Close what was created; calling it twice is harmless."""
         self._closed = True
-        client, self._http = self._http, None
-        if client is not None:
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
             await client.aclose()

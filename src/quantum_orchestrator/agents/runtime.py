@@ -15,8 +15,10 @@ import json
 import logging
 import os
 import socket
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import sys
+import traceback
+from collections.abc import Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
@@ -35,6 +37,8 @@ from quantum_orchestrator.domain.agent_protocol import (
     Task,
 )
 from quantum_orchestrator.domain.errors import OutputTooLargeError, QOError, StepTimeoutError
+from quantum_orchestrator.domain.secrets import redact_text
+from quantum_orchestrator.observability.logging import secret_values
 
 logger = logging.getLogger("quantum_orchestrator.agents")
 
@@ -54,21 +58,77 @@ class _Attempt:
     ctx: StepContext
     runner: asyncio.Task[Result]
     cancel_reason: ErrorInfo | None = None
+    secrets: list[str] = field(default_factory=list)
 
 
-def _error(code: str, message: str, *, retryable: bool) -> ErrorInfo:
+def _error(code: str, message: str, *, retryable: bool, redact: Sequence[str] = ()) -> ErrorInfo:
+    # Redacted before it is cut: a secret cut in two would no longer be recognised.
+    message = redact_text(message, redact)
     return ErrorInfo(code=code, message=message[:_MAX_MESSAGE_CHARS], retryable=retryable)
+
+
+def _secrets_of(task: Task) -> list[str]:
+    """The secret values the server bound into the task's params."""
+    return [value for value in task.get("redact") or [] if isinstance(value, str) and value]
+
+
+class _RedactingAdapter(logging.LoggerAdapter[logging.Logger]):
+    """A step's logger when the step was given secrets: their values never reach a handler.
+
+    The message is formatted here (with its traceback, if any) and redacted as a whole, since
+    a value may hide in the arguments or in an exception's text.
+    """
+
+    def __init__(
+        self, logger: logging.Logger, extra: Mapping[str, object], *, secrets: Sequence[str]
+    ) -> None:
+        super().__init__(logger, extra)
+        self._secrets = list(secrets)
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: object) -> None:
+        """Log ``msg % args`` (and the traceback) with the step's secret values as ``***``."""
+        if not self.isEnabledFor(level):
+            return
+        exc_info = kwargs.pop("exc_info", None)
+        text = _format(msg, args)
+        if exc_info:
+            text += "\n" + "".join(traceback.format_exception(*_exc_tuple(exc_info)))
+        fields: MutableMapping[str, object] = kwargs
+        text, fields = self.process(redact_text(text, self._secrets), fields)
+        self.logger.log(level, text, **fields)  # type: ignore[arg-type]
+
+
+def _format(msg: object, args: tuple[object, ...]) -> str:
+    """``msg % args`` as ``logging`` would render it (a lone mapping fills ``%(name)s``)."""
+    if not args:
+        return str(msg)
+    values: object = args[0] if len(args) == 1 and isinstance(args[0], Mapping) else args
+    try:
+        return str(msg) % values
+    except (TypeError, ValueError, KeyError):
+        return " ".join(str(part) for part in (msg, *args))
+
+
+def _exc_tuple(exc_info: object) -> tuple[type[BaseException] | None, BaseException | None, Any]:
+    if isinstance(exc_info, BaseException):
+        return type(exc_info), exc_info, exc_info.__traceback__
+    if isinstance(exc_info, tuple) and len(exc_info) == 3:
+        return exc_info[0], exc_info[1], exc_info[2]
+    return sys.exc_info()
 
 
 def _failed(task: Task, error: ErrorInfo) -> Result:
     return Result(step_id=task["step_id"], attempt=task["attempt"], status="failed", error=error)
 
 
-def error_info(exc: BaseException) -> ErrorInfo:
-    """How a handler's exception is reported: ``QOError`` keeps its code, the rest is retryable."""
+def error_info(exc: BaseException, *, redact: Sequence[str] = ()) -> ErrorInfo:
+    """How a handler's exception is reported: ``QOError`` keeps its code, the rest is retryable.
+
+    The values in ``redact`` (the step's secrets) are replaced by ``***`` in the message.
+    """
     if isinstance(exc, QOError):
-        return _error(exc.code, exc.message, retryable=exc.retryable)
-    return _error("handler_error", f"{type(exc).__name__}: {exc}", retryable=True)
+        return _error(exc.code, exc.message, retryable=exc.retryable, redact=redact)
+    return _error("handler_error", f"{type(exc).__name__}: {exc}", retryable=True, redact=redact)
 
 
 class AgentRuntime:
@@ -486,6 +546,7 @@ class AgentRuntime:
                 _error("superseded", "a newer attempt of the step started", retryable=True),
             )
         extra = {"run_id": task["run_id"], "step_id": step_id, "node_id": task["node_id"]}
+        secrets = _secrets_of(task)
         ctx = StepContext(
             run_id=task["run_id"],
             step_id=step_id,
@@ -494,10 +555,18 @@ class AgentRuntime:
             attempt=task["attempt"],
             idempotency_key=task["idempotency_key"],
             timeout=float(task["timeout"]),
-            logger=logging.LoggerAdapter(logger, extra),
+            logger=(
+                _RedactingAdapter(logger, extra, secrets=secrets)
+                if secrets
+                else logging.LoggerAdapter(logger, extra)
+            ),
+            http_allow=tuple(str(network) for network in task.get("http_allow") or ()),
         )
+        # Any logger (httpx's, a handler's own) may print a value while the step runs: the
+        # log processor redacts the registered values from every line until it ends.
+        secret_values.add(secrets)
         runner = asyncio.create_task(self._execute(task, ctx), name=f"qo-step-{step_id}")
-        attempt = _Attempt(task=task, ctx=ctx, runner=runner)
+        attempt = _Attempt(task=task, ctx=ctx, runner=runner, secrets=secrets)
         self._inflight[step_id] = attempt
         runner.add_done_callback(functools.partial(self._finished, attempt))
 
@@ -512,6 +581,7 @@ class AgentRuntime:
         step_id = attempt.task["step_id"]
         if self._inflight.get(step_id) is attempt:
             del self._inflight[step_id]
+        secret_values.discard(attempt.secrets)
         self._slot_freed.set()
         if runner.cancelled():
             reason = attempt.cancel_reason or _error(
@@ -519,8 +589,8 @@ class AgentRuntime:
             )
             result = _failed(attempt.task, reason)
         elif (exc := runner.exception()) is not None:
-            logger.error("attempt of step %s crashed", step_id, exc_info=exc)
-            result = _failed(attempt.task, error_info(exc))
+            attempt.ctx.logger.error("attempt of step %s crashed", step_id, exc_info=exc)
+            result = _failed(attempt.task, error_info(exc, redact=attempt.secrets))
         else:
             result = runner.result()
         self._results.append(result)
@@ -535,12 +605,13 @@ class AgentRuntime:
         timeout = float(task["timeout"]) if task["timeout"] and task["timeout"] > 0 else None
         scope = asyncio.timeout(timeout)
         ctx.logger.debug("attempt %d of %s started", task["attempt"], task["node_type"])
+        secrets = _secrets_of(task)
         try:
             async with scope:
                 output = await handler(params, ctx)
         except TimeoutError as exc:
             if not scope.expired():
-                return _failed(task, error_info(exc))
+                return _failed(task, error_info(exc, redact=secrets))
             ctx.cancelled.set()
             ctx.logger.warning("attempt timed out after %ss", timeout)
             return _failed(
@@ -548,7 +619,7 @@ class AgentRuntime:
             )
         except Exception as exc:  # noqa: BLE001 - every handler failure becomes a result
             ctx.logger.info("attempt failed: %s: %s", type(exc).__name__, exc)
-            return _failed(task, error_info(exc))
+            return _failed(task, error_info(exc, redact=secrets))
         return self._succeeded(task, output)
 
     def _succeeded(self, task: Task, output: Any) -> Result:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
+from quantum_orchestrator.api.audit_trail import audit
 from quantum_orchestrator.api.deps import AgentsManage, AgentsRead, EngineDep, SettingsDep
 from quantum_orchestrator.api.paging import page_limit
 from quantum_orchestrator.api.routing import JsonRoute
@@ -43,7 +44,17 @@ async def get_agent(agent_id: str, engine: EngineDep, principal: AgentsRead) -> 
 
 
 @router.post("/{agent_id}/drain")
-async def drain_agent(agent_id: str, engine: EngineDep, principal: AgentsManage) -> dict[str, Any]:
+async def drain_agent(
+    agent_id: str, engine: EngineDep, principal: AgentsManage, request: Request
+) -> dict[str, Any]:
     """Ask an online agent to take no more work; it finishes what it holds."""
     row = await engine.agents.drain(agent_id=agent_id, workspace_id=principal.workspace_id)
+    await audit(
+        request,
+        principal,
+        action="agent.drain",
+        target_type="agent",
+        target_id=row["id"],
+        details={"name": row.get("name"), "pool": row.get("pool")},
+    )
     return agent_out(row)

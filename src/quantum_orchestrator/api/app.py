@@ -16,6 +16,7 @@ from quantum_orchestrator.__about__ import __version__
 from quantum_orchestrator.api import (
     agent_protocol,
     agents,
+    audit,
     auth,
     health,
     keys,
@@ -32,7 +33,7 @@ from quantum_orchestrator.api.problems import install_problem_handlers
 from quantum_orchestrator.api.ratelimit import RateLimiter
 from quantum_orchestrator.engine.engine import Engine
 from quantum_orchestrator.observability.metrics import Metrics
-from quantum_orchestrator.security.secrets import SecretBox, load_master_key
+from quantum_orchestrator.security.secrets import load_secret_box
 from quantum_orchestrator.settings import Settings
 from quantum_orchestrator.store.database import Database, DatabaseOptions
 from quantum_orchestrator.store.migrate import upgrade
@@ -58,7 +59,7 @@ def create_app(settings: Settings) -> FastAPI:
             engine = Engine(
                 db=db,
                 settings=settings.engine,
-                secret_box=SecretBox(load_master_key(settings)),
+                secret_box=load_secret_box(settings),
                 auth=settings.auth,
             )
             engine.step_observers.append(metrics.step_finished)
@@ -112,6 +113,7 @@ def create_app(settings: Settings) -> FastAPI:
         agent_protocol,
         node_types,
         secrets,
+        audit,
         health,
     ):
         app.include_router(module.router)

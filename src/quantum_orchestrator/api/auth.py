@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from quantum_orchestrator.api.account_schemas import LoginBody, workspace_out
+from quantum_orchestrator.api.audit_trail import audit, audit_login, audit_login_failed
 from quantum_orchestrator.api.deps import (
     CSRF_COOKIE,
     SESSION_COOKIE,
@@ -20,11 +21,12 @@ from quantum_orchestrator.api.deps import (
     client_address,
 )
 from quantum_orchestrator.api.ratelimit import RateLimiter
+from quantum_orchestrator.api.routing import JsonRoute
 from quantum_orchestrator.domain.auth import AuthenticationError
 from quantum_orchestrator.engine.accounts import Login
 from quantum_orchestrator.security.tokens import csrf_token
 
-router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"], route_class=JsonRoute)
 
 
 async def _login(request: Request, body: LoginBody, engine: EngineDep) -> Login:
@@ -34,7 +36,7 @@ async def _login(request: Request, body: LoginBody, engine: EngineDep) -> Login:
     for key in keys:
         limiter.check(key, what="failed logins")
     try:
-        return await engine.accounts.login(
+        result = await engine.accounts.login(
             email=body.email,
             password=body.password,
             source_ip=address,
@@ -43,7 +45,10 @@ async def _login(request: Request, body: LoginBody, engine: EngineDep) -> Login:
     except AuthenticationError:
         for key in keys:
             limiter.spend(key)
+        await audit_login_failed(request, email=body.email)
         raise
+    await audit_login(request, user=result.user, session_id=result.session["id"])
+    return result
 
 
 @router.post("/login")
@@ -104,10 +109,18 @@ async def token(
 
 
 @router.post("/logout", status_code=204)
-async def logout(principal: SignedIn, engine: EngineDep) -> Response:
+async def logout(principal: SignedIn, engine: EngineDep, request: Request) -> Response:
     """End the current session (cookie or session token) and clear the cookies."""
     if principal.session_id is not None:
         await engine.accounts.logout(session_id=principal.session_id)
+    await audit(
+        request,
+        principal,
+        action="auth.logout",
+        target_type="session",
+        target_id=principal.session_id,
+        account=True,
+    )
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.delete_cookie(CSRF_COOKIE, path="/")

@@ -38,6 +38,7 @@ _DOCS_CSP = (
     b"style-src https://cdn.jsdelivr.net; img-src data: https://fastapi.tiangolo.com; "
     b"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
+_HSTS = b"max-age=31536000; includeSubDomains"
 _SECURITY_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
@@ -99,6 +100,10 @@ class RequestContext:
                         _DOCS_CSP if scope.get("path") == "/docs" else _API_CSP,
                     ),
                 ]
+                if scope.get("scheme") == "https":
+                    # Only over TLS: a browser ignores it on plain HTTP, and sending it there
+                    # would wrongly suggest the site can be reached by HTTPS.
+                    message["headers"].append((b"strict-transport-security", _HSTS))
             elif head and message["type"] == "http.response.body":
                 message = {**message, "body": b""}
             await send(message)

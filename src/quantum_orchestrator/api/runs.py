@@ -6,10 +6,11 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 
+from quantum_orchestrator.api.audit_trail import audit
 from quantum_orchestrator.api.deps import EngineDep, RunsRead, RunsWrite, SettingsDep
 from quantum_orchestrator.api.paging import page_limit
 from quantum_orchestrator.api.routing import JsonRoute
@@ -71,15 +72,37 @@ async def get_run(
 
 
 @router.post("/{run_id}/cancel")
-async def cancel_run(run_id: str, engine: EngineDep, principal: RunsWrite) -> dict[str, Any]:
+async def cancel_run(
+    run_id: str, engine: EngineDep, principal: RunsWrite, request: Request
+) -> dict[str, Any]:
     """Cancel an active run."""
-    return run_out(await engine.runs.cancel(workspace_id=principal.workspace_id, run_id=run_id))
+    run = await engine.runs.cancel(workspace_id=principal.workspace_id, run_id=run_id)
+    await audit(
+        request,
+        principal,
+        action="run.cancel",
+        target_type="run",
+        target_id=run["id"],
+        details={"workflow": run["workflow_name"], "version": run["version"]},
+    )
+    return run_out(run)
 
 
 @router.post("/{run_id}/retry")
-async def retry_run(run_id: str, engine: EngineDep, principal: RunsWrite) -> dict[str, Any]:
+async def retry_run(
+    run_id: str, engine: EngineDep, principal: RunsWrite, request: Request
+) -> dict[str, Any]:
     """Run again the failed (and cancelled, skipped) steps of a finished run."""
-    return run_out(await engine.runs.retry(workspace_id=principal.workspace_id, run_id=run_id))
+    run = await engine.runs.retry(workspace_id=principal.workspace_id, run_id=run_id)
+    await audit(
+        request,
+        principal,
+        action="run.retry",
+        target_type="run",
+        target_id=run["id"],
+        details={"workflow": run["workflow_name"], "version": run["version"]},
+    )
+    return run_out(run)
 
 
 @router.get(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Request, Response
 
+from quantum_orchestrator.api.audit_trail import audit
 from quantum_orchestrator.api.deps import EngineDep, SecretsRead, SecretsWrite
 from quantum_orchestrator.api.routing import JsonRoute
 from quantum_orchestrator.api.schemas import SecretBody, SecretValueBody, secret_out
@@ -18,11 +19,15 @@ SecretName = Annotated[str, Path(pattern=NAME_PATTERN, description="The secret's
 
 @router.post("", status_code=201)
 async def create_secret(
-    body: SecretBody, engine: EngineDep, principal: SecretsWrite
+    body: SecretBody, engine: EngineDep, principal: SecretsWrite, request: Request
 ) -> dict[str, Any]:
     """Store a new secret (409 if the name is taken); answers its name and timestamps."""
     row = await engine.secrets.create(
         workspace_id=principal.workspace_id, name=body.name, value=body.value
+    )
+    # The value never reaches the log, not even hashed: a digest of a short value is guessable.
+    await audit(
+        request, principal, action="secret.create", target_type="secret", target_id=body.name
     )
     return secret_out(row)
 
@@ -36,17 +41,25 @@ async def list_secrets(engine: EngineDep, principal: SecretsRead) -> dict[str, A
 
 @router.put("/{name}")
 async def update_secret(
-    name: SecretName, body: SecretValueBody, engine: EngineDep, principal: SecretsWrite
+    name: SecretName,
+    body: SecretValueBody,
+    engine: EngineDep,
+    principal: SecretsWrite,
+    request: Request,
 ) -> dict[str, Any]:
     """Replace a secret's value (404 if there is no such secret)."""
     row = await engine.secrets.update(
         workspace_id=principal.workspace_id, name=name, value=body.value
     )
+    await audit(request, principal, action="secret.update", target_type="secret", target_id=name)
     return secret_out(row)
 
 
 @router.delete("/{name}", status_code=204)
-async def delete_secret(name: SecretName, engine: EngineDep, principal: SecretsWrite) -> Response:
+async def delete_secret(
+    name: SecretName, engine: EngineDep, principal: SecretsWrite, request: Request
+) -> Response:
     """Remove a secret (404 if there is none). Steps already queued with it fail when claimed."""
     await engine.secrets.delete(workspace_id=principal.workspace_id, name=name)
+    await audit(request, principal, action="secret.delete", target_type="secret", target_id=name)
     return Response(status_code=204)

@@ -9,7 +9,8 @@ from collections.abc import Callable
 import uvicorn
 
 from quantum_orchestrator.api.app import create_app
-from quantum_orchestrator.domain.errors import QOError
+from quantum_orchestrator.domain.auth import check_password, normalize_email
+from quantum_orchestrator.domain.errors import InvalidInputError, QOError
 from quantum_orchestrator.engine.accounts import Bootstrap
 from quantum_orchestrator.observability.logging import configure_logging
 from quantum_orchestrator.settings import Settings
@@ -50,10 +51,26 @@ class _Server(uvicorn.Server):
                 for sock in server.sockets:
                     port = sock.getsockname()[1]
                     break
-            url = f"http://{self.config.host}:{port}"
+            scheme = "https" if self.config.is_ssl else "http"
+            url = f"{scheme}://{self.config.host}:{port}"
             logger.info("Quantum Orchestrator is up at %s", url)
             if self._on_ready is not None:
                 self._on_ready(url)
+
+
+def check_start_settings(settings: Settings) -> None:
+    """Refuse to start with a first admin the policy rejects, or half a TLS setup."""
+    try:
+        email = normalize_email(settings.admin_email)
+        if settings.admin_password is not None:
+            check_password(settings.admin_password.get_secret_value(), email=email)
+    except InvalidInputError as exc:
+        raise ServerStartError(f"QO_ADMIN_EMAIL/QO_ADMIN_PASSWORD refused: {exc.message}") from None
+    if (settings.tls_certfile is None) != (settings.tls_keyfile is None):
+        raise ServerStartError("set both QO_TLS_CERTFILE and QO_TLS_KEYFILE, or neither")
+    for path in (settings.tls_certfile, settings.tls_keyfile):
+        if path is not None and not path.is_file():
+            raise ServerStartError(f"the TLS file {path} does not exist")
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -85,6 +102,7 @@ async def serve(
     The address is bound first, so a taken port fails at once, before the database is touched.
     """
     configure_logging(level=settings.log_level, fmt=settings.log_format)
+    check_start_settings(settings)
     sock = bind(settings.host, settings.port)
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     app = create_app(settings)
@@ -103,6 +121,8 @@ async def serve(
         lifespan="on",
         timeout_graceful_shutdown=5,
         proxy_headers=False,
+        ssl_certfile=settings.tls_certfile,
+        ssl_keyfile=settings.tls_keyfile,
     )
     try:
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 
+from quantum_orchestrator.api.audit_trail import audit
 from quantum_orchestrator.api.deps import (
     EngineDep,
     RunsWrite,
@@ -38,10 +39,19 @@ async def validate_workflow(
 
 @router.post("", status_code=201)
 async def create_workflow(
-    body: SpecBody, engine: EngineDep, principal: WorkflowsWrite
+    body: SpecBody, engine: EngineDep, principal: WorkflowsWrite, request: Request
 ) -> dict[str, Any]:
     """Create a workflow (a draft) from a valid spec."""
     row = await engine.workflows.create(workspace_id=principal.workspace_id, document=body.spec)
+    await audit(
+        request,
+        principal,
+        action="workflow.create",
+        target_type="workflow",
+        target_id=row["id"],
+        change=body.spec,
+        details={"name": row["name"]},
+    )
     return workflow_out(row)
 
 
@@ -72,19 +82,45 @@ async def get_workflow(ref: str, engine: EngineDep, principal: WorkflowsRead) ->
 
 @router.put("/{ref}")
 async def update_workflow(
-    ref: str, body: SpecBody, engine: EngineDep, principal: WorkflowsWrite
+    ref: str, body: SpecBody, engine: EngineDep, principal: WorkflowsWrite, request: Request
 ) -> dict[str, Any]:
     """Replace the draft's spec; deployed versions are not touched."""
     row = await engine.workflows.update(
         workspace_id=principal.workspace_id, ref=ref, document=body.spec
     )
+    await audit(
+        request,
+        principal,
+        action="workflow.update",
+        target_type="workflow",
+        target_id=row["id"],
+        change=body.spec,
+        details={"name": row["name"]},
+    )
     return workflow_out(row)
 
 
 @router.post("/{ref}/deploy", status_code=201)
-async def deploy_workflow(ref: str, engine: EngineDep, principal: WorkflowsWrite) -> dict[str, Any]:
+async def deploy_workflow(
+    ref: str, engine: EngineDep, principal: WorkflowsWrite, request: Request
+) -> dict[str, Any]:
     """Freeze the draft as a new immutable version."""
-    return version_out(await engine.workflows.deploy(workspace_id=principal.workspace_id, ref=ref))
+    version = await engine.workflows.deploy(workspace_id=principal.workspace_id, ref=ref)
+    await audit(
+        request,
+        principal,
+        action="workflow.deploy",
+        target_type="workflow",
+        target_id=version["workflow_id"],
+        # The digest proves which spec became this version.
+        change={"version": version["number"], "spec": version["spec"]},
+        details={
+            "name": version.get("workflow_name"),
+            "version": version["number"],
+            "version_id": version["id"],
+        },
+    )
+    return version_out(version)
 
 
 @router.get("/{ref}/versions")
@@ -127,6 +163,7 @@ async def start_run(
     response: Response,
     engine: EngineDep,
     principal: RunsWrite,
+    request: Request,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> dict[str, Any]:
     """Start a run; the answer means it is committed. A repeated ``Idempotency-Key`` answers
@@ -140,4 +177,19 @@ async def start_run(
     )
     if not created:
         response.status_code = 200
+    else:
+        # A replayed Idempotency-Key starts nothing: only the first request is recorded.
+        await audit(
+            request,
+            principal,
+            action="run.start",
+            target_type="run",
+            target_id=run["id"],
+            change={
+                "workflow_id": run["workflow_id"],
+                "version": run["version"],
+                "inputs": body.inputs,
+            },
+            details={"workflow": run["workflow_name"], "version": run["version"]},
+        )
     return run_out(run)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from quantum_orchestrator.api.account_schemas import (
     HttpAllowBody,
@@ -18,6 +18,7 @@ from quantum_orchestrator.api.account_schemas import (
     member_out,
     workspace_out,
 )
+from quantum_orchestrator.api.audit_trail import audit
 from quantum_orchestrator.api.deps import (
     EngineDep,
     MembersRead,
@@ -47,11 +48,22 @@ async def _same(principal: Principal, workspace_id: str, engine: EngineDep) -> N
 
 @router.post("", status_code=201)
 async def create_workspace(
-    body: WorkspaceBody, principal: SignedIn, engine: EngineDep
+    body: WorkspaceBody, principal: SignedIn, engine: EngineDep, request: Request
 ) -> dict[str, Any]:
     """A new workspace; the caller becomes its owner."""
     assert principal.user_id is not None  # noqa: S101 - SignedIn admits users only
     row = await engine.workspaces.create(user_id=principal.user_id, name=body.name)
+    # Recorded in the new workspace, so its owners find how it began.
+    await audit(
+        request,
+        principal,
+        action="workspace.create",
+        target_type="workspace",
+        target_id=row["id"],
+        workspace_id=row["id"],
+        change=body.model_dump(mode="json"),
+        details={"name": row["name"], "slug": row["slug"]},
+    )
     return workspace_out(row)
 
 
@@ -75,12 +87,25 @@ async def get_workspace(
 
 @router.put("/{workspace_id}/http-allow")
 async def set_http_allow(
-    workspace_id: WorkspaceId, body: HttpAllowBody, principal: WorkspaceWrite, engine: EngineDep
+    workspace_id: WorkspaceId,
+    body: HttpAllowBody,
+    principal: WorkspaceWrite,
+    engine: EngineDep,
+    request: Request,
 ) -> dict[str, Any]:
     """Private networks this workspace's HTTP steps may reach (owners only: it opens SSRF)."""
     await _same(principal, workspace_id, engine)
     row = await engine.workspaces.set_http_allow(
         workspace_id=principal.workspace_id, networks=body.networks
+    )
+    await audit(
+        request,
+        principal,
+        action="workspace.http_allow_change",
+        target_type="workspace",
+        target_id=principal.workspace_id,
+        change={"http_allow": row["http_allow"]},
+        details={"http_allow": row["http_allow"]},
     )
     return workspace_out(row)
 
@@ -97,12 +122,30 @@ async def list_members(
 
 @router.post("/{workspace_id}/members", status_code=201)
 async def add_member(
-    workspace_id: WorkspaceId, body: MemberBody, principal: MembersWrite, engine: EngineDep
+    workspace_id: WorkspaceId,
+    body: MemberBody,
+    principal: MembersWrite,
+    engine: EngineDep,
+    request: Request,
 ) -> dict[str, Any]:
     """Add a user by e-mail with a role no higher than the caller's."""
     await _same(principal, workspace_id, engine)
     row = await engine.workspaces.add_member(
         actor=principal, email=body.email, role=body.role, password=body.password, name=body.name
+    )
+    # The body without the password: it never reaches the log.
+    await audit(
+        request,
+        principal,
+        action="member.add",
+        target_type="user",
+        target_id=row["user_id"],
+        change=body.model_dump(mode="json", exclude={"password"}),
+        details={
+            "email": row["email"],
+            "role": row["role"],
+            "account_created": body.password is not None,
+        },
     )
     return member_out(row)
 
@@ -114,18 +157,33 @@ async def set_member_role(
     body: RoleBody,
     principal: MembersWrite,
     engine: EngineDep,
+    request: Request,
 ) -> dict[str, Any]:
     """Change a member's role."""
     await _same(principal, workspace_id, engine)
     row = await engine.workspaces.set_role(actor=principal, user_id=user_id, role=body.role)
+    await audit(
+        request,
+        principal,
+        action="member.role_change",
+        target_type="user",
+        target_id=user_id,
+        change=body.model_dump(mode="json"),
+        details={"email": row["email"], "role": row["role"]},
+    )
     return member_out(row)
 
 
 @router.delete("/{workspace_id}/members/{user_id}", status_code=204)
 async def remove_member(
-    workspace_id: WorkspaceId, user_id: UserId, principal: MembersWrite, engine: EngineDep
+    workspace_id: WorkspaceId,
+    user_id: UserId,
+    principal: MembersWrite,
+    engine: EngineDep,
+    request: Request,
 ) -> Response:
     """Remove a member (the last owner stays)."""
     await _same(principal, workspace_id, engine)
     await engine.workspaces.remove_member(actor=principal, user_id=user_id)
+    await audit(request, principal, action="member.remove", target_type="user", target_id=user_id)
     return Response(status_code=204)

@@ -6,6 +6,7 @@ import asyncio
 import functools
 import json
 import os
+import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
@@ -14,7 +15,7 @@ import pydantic
 import typer
 
 from quantum_orchestrator.domain.errors import QOError
-from quantum_orchestrator.sdk.client import Client, ClientError
+from quantum_orchestrator.sdk.client import Client, ClientError, default_server, normalize_server
 from quantum_orchestrator.settings import Settings
 
 P = ParamSpec("P")
@@ -31,7 +32,27 @@ ServerOpt = Annotated[
 ]
 TokenOpt = Annotated[
     str | None,
-    typer.Option("--token", envvar="QO_TOKEN", help="API token.", show_default=False),
+    typer.Option(
+        "--token",
+        envvar="QO_TOKEN",
+        help="API key or session token (default: the token of `qo login`).",
+        show_default=False,
+    ),
+]
+WorkspaceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--workspace",
+        envvar="QO_WORKSPACE",
+        help="Workspace id or slug to act in (default: your first one).",
+        show_default=False,
+    ),
+]
+PasswordStdinOpt = Annotated[
+    bool,
+    typer.Option(
+        "--password-stdin", help="Read the password from the first line of stdin (no prompt)."
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
 
@@ -91,16 +112,44 @@ def guarded(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def server_url(server: str | None) -> str:
+    """The server a command talks to: ``--server``, ``$QO_SERVER``, else the local default."""
+    return normalize_server(server or default_server())
+
+
 def with_client(
-    server: str | None, token: str | None, action: Callable[[Client], Awaitable[R]]
+    action: Callable[[Client], Awaitable[R]],
+    *,
+    server: str | None,
+    token: str | None,
+    workspace: str | None = None,
 ) -> R:
-    """Run ``action`` with a client of ``server`` in a fresh event loop."""
+    """Run ``action`` with a client of ``server`` in a fresh event loop.
+
+    The token is ``--token``/``$QO_TOKEN`` when given, else the one ``qo login`` stored for the
+    server (the client looks it up); ``token=""`` sends none.
+    """
 
     async def go() -> R:
-        async with Client(server, token=token) as client:
+        async with Client(server, token=token, workspace=workspace or None) as client:
             return await action(client)
 
     return asyncio.run(go())
+
+
+def read_password(from_stdin: bool, *, prompt: str = "Password", confirm: bool = False) -> str:
+    """The password from the first line of stdin, or asked for on the terminal without echo."""
+    if from_stdin:
+        line = sys.stdin.readline()
+        # Only the line break is dropped: spaces may be part of a password.
+        password = line.rstrip("\r\n")
+        if not password:
+            fail("--password-stdin: stdin holds no password", code=2)
+        return password
+    password = typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
+    if not isinstance(password, str) or not password:
+        fail("no password given", code=2)
+    return password
 
 
 def parse_input_pairs(pairs: Sequence[str]) -> dict[str, Any]:

@@ -14,24 +14,39 @@ from typing import Annotated, TypeVar
 
 import typer
 
+from quantum_orchestrator.agents.errors import TransportError
 from quantum_orchestrator.cli._common import (
     JsonOpt,
     ServerOpt,
     TokenOpt,
+    WorkspaceOpt,
     build_settings,
     echo_json,
     err,
     fail,
     fmt_time,
     guarded,
+    server_url,
     shorten,
     table,
     with_client,
 )
 from quantum_orchestrator.domain.errors import QOError
-from quantum_orchestrator.sdk.client import default_server
 
 app = typer.Typer(help="Inspect and drain agents.", no_args_is_help=True)
+
+# Agent tokens look like qo_a_...; API keys (qo_k_) and logins (qo_s_) cannot register agents.
+AGENT_TOKEN_PREFIX = "qo_a_"  # noqa: S105 - a prefix, not a secret
+
+AgentTokenOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        envvar=["QO_AGENT_TOKEN", "QO_TOKEN"],
+        help="Agent token of the pool (`qo agent-tokens create`).",
+        show_default=False,
+    ),
+]
 
 T = TypeVar("T")
 
@@ -45,10 +60,13 @@ class ModuleImportError(QOError):
 @app.command("list")
 @guarded
 def list_agents(
-    server: ServerOpt = None, token: TokenOpt = None, json_out: JsonOpt = False
+    server: ServerOpt = None,
+    token: TokenOpt = None,
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """List the registered agents."""
-    items = with_client(server, token, lambda c: c.list_agents())
+    items = with_client(lambda c: c.list_agents(), server=server, token=token, workspace=workspace)
     if json_out:
         echo_json(items)
         return
@@ -78,9 +96,10 @@ def drain(
     agent_id: Annotated[str, typer.Argument(help="Agent id.", show_default=False)],
     server: ServerOpt = None,
     token: TokenOpt = None,
+    workspace: WorkspaceOpt = None,
 ) -> None:
     """Let an agent finish its running steps and take no new ones."""
-    with_client(server, token, lambda c: c.drain_agent(agent_id))
+    with_client(lambda c: c.drain_agent(agent_id), server=server, token=token, workspace=workspace)
     typer.echo(f"draining agent {agent_id}")
 
 
@@ -150,12 +169,15 @@ def agent_command(
         str | None, typer.Option("--name", help="Agent name (default: host name).")
     ] = None,
     server: ServerOpt = None,
-    token: TokenOpt = None,
+    token: AgentTokenOpt = None,
 ) -> None:
-    """Run an agent process that executes steps for the server."""
+    """Run an agent process that executes steps for the server.
+
+    It needs an agent token of its pool: `qo agent-tokens create NAME --pool POOL`.
+    """
     try:
         from quantum_orchestrator.agents.sdk import Agent
-        from quantum_orchestrator.agents.serve import serve_agents
+        from quantum_orchestrator.agents.serve import DEFAULT_POOL, serve_agents
     except ImportError as exc:
         fail(f"the agent runtime is not available: {exc}", code=2)
     names = list(imports or [])
@@ -174,11 +196,12 @@ def agent_command(
     from quantum_orchestrator.observability.logging import configure_logging
 
     configure_logging(level=settings.log_level, fmt=settings.log_format)
+    url = server_url(server)
     try:
         asyncio.run(
             serve_agents(
                 agents,
-                server=server or default_server(),
+                server=url,
                 pool=pool,
                 concurrency=concurrency,
                 name=name,
@@ -187,6 +210,40 @@ def agent_command(
                 http_allow=settings.agents.http_allow,
             )
         )
+    except TransportError as exc:
+        if exc.status in (401, 403):
+            # The pool the agent asked for: --pool, else its agents' common one (as the runtime
+            # chose it), so that the hint names a token that would work.
+            pools = {agent.pool for agent in agents} if agents else {DEFAULT_POOL}
+            wanted = pool or (pools.pop() if len(pools) == 1 else None)
+            fail(refused_message(exc, server=url, token=token, pool=wanted))
+        raise
     except KeyboardInterrupt:
         # Ctrl-C is how an agent is normally stopped.
         err("agent stopped")
+
+
+def refused_message(
+    exc: TransportError, *, server: str, token: str | None, pool: str | None
+) -> str:
+    """What to tell a person whose agent the server would not register (401 or 403)."""
+    # The transport's message is "POST <path> answered <status>: <detail>"; the detail is
+    # what the server said and the part worth showing.
+    detail = exc.message.partition(f"answered {exc.status}: ")[2] or exc.message
+    create = f"`qo agent-tokens create NAME --pool {pool or 'POOL'}`"
+    if not token:
+        return (
+            f"the server at {server} wants an agent token: create one with {create} and pass "
+            "it with --token or QO_AGENT_TOKEN"
+        )
+    if not token.startswith(AGENT_TOKEN_PREFIX):
+        return (
+            f"the server at {server} refused the agent ({detail}): --token / QO_AGENT_TOKEN must "
+            f"be an agent token (qo_a_...), not an API key or a login; create one with {create}"
+        )
+    if exc.status == 401:
+        return (
+            f"the server at {server} refused the agent token ({detail}); create a new one "
+            f"with {create}"
+        )
+    return f"the server at {server} refused the agent: {detail}"

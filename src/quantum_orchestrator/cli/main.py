@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from quantum_orchestrator.__about__ import __version__
-from quantum_orchestrator.cli import agents, runs, workflow
+from quantum_orchestrator.cli import admin, agents, audit, auth, keys, runs, workflow, workspaces
 from quantum_orchestrator.cli._common import build_settings, err, fail, guarded
 
 if TYPE_CHECKING:
@@ -30,9 +30,17 @@ db_app = typer.Typer(help="Manage the database.", no_args_is_help=True)
 app.add_typer(workflow.app, name="workflow")
 app.add_typer(runs.app, name="runs")
 app.add_typer(agents.app, name="agents")
+app.add_typer(workspaces.workspaces_app, name="workspaces")
+app.add_typer(workspaces.members_app, name="members")
+app.add_typer(keys.api_keys_app, name="api-keys")
+app.add_typer(keys.agent_tokens_app, name="agent-tokens")
+app.add_typer(admin.admin_app, name="admin")
 app.add_typer(db_app, name="db")
+app.add_typer(audit.app, name="audit")
 app.command("run")(runs.run_command)
 app.command("agent")(agents.agent_command)
+app.command("login")(auth.login_command)
+app.command("logout")(auth.logout_command)
 
 DataDirOpt = Annotated[
     Path | None,

@@ -12,6 +12,7 @@ from quantum_orchestrator.cli._common import (
     JsonOpt,
     ServerOpt,
     TokenOpt,
+    WorkspaceOpt,
     compact_json,
     echo_json,
     err,
@@ -103,6 +104,7 @@ def run_command(
     ] = None,
     server: ServerOpt = None,
     token: TokenOpt = None,
+    workspace: WorkspaceOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Start a run of a workflow.
@@ -124,7 +126,7 @@ def run_command(
             err(f"run {run['id']} of {run.get('workflow_name')} version {run.get('version')}")
         return await client.wait(run["id"], timeout, on_event=_print_event if follow else None)
 
-    run = with_client(server, token, go)
+    run = with_client(go, server=server, token=token, workspace=workspace)
     if not waiting:
         if json_out:
             echo_json(run)
@@ -169,13 +171,15 @@ def list_runs(
     ] = None,
     server: ServerOpt = None,
     token: TokenOpt = None,
+    workspace: WorkspaceOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """List runs, newest first."""
     page = with_client(
-        server,
-        token,
         lambda c: c.list_runs(workflow=workflow, state=state, limit=limit, cursor=cursor),
+        server=server,
+        token=token,
+        workspace=workspace,
     )
     if json_out:
         echo_json(page)
@@ -203,10 +207,14 @@ def list_runs(
 @app.command("show")
 @guarded
 def show(
-    run_id: RunIdArg, server: ServerOpt = None, token: TokenOpt = None, json_out: JsonOpt = False
+    run_id: RunIdArg,
+    server: ServerOpt = None,
+    token: TokenOpt = None,
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Show a run, its steps and the errors of failed attempts."""
-    run = with_client(server, token, lambda c: c.get_run(run_id))
+    run = with_client(lambda c: c.get_run(run_id), server=server, token=token, workspace=workspace)
     if json_out:
         echo_json(run)
         return
@@ -263,19 +271,29 @@ def show(
 @app.command("cancel")
 @guarded
 def cancel(
-    run_id: RunIdArg, server: ServerOpt = None, token: TokenOpt = None, json_out: JsonOpt = False
+    run_id: RunIdArg,
+    server: ServerOpt = None,
+    token: TokenOpt = None,
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Cancel a run (steps already running are asked to stop)."""
-    _echo_run_state(with_client(server, token, lambda c: c.cancel(run_id)), json_out)
+    run = with_client(lambda c: c.cancel(run_id), server=server, token=token, workspace=workspace)
+    _echo_run_state(run, json_out)
 
 
 @app.command("retry")
 @guarded
 def retry(
-    run_id: RunIdArg, server: ServerOpt = None, token: TokenOpt = None, json_out: JsonOpt = False
+    run_id: RunIdArg,
+    server: ServerOpt = None,
+    token: TokenOpt = None,
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Retry a failed or cancelled run from the steps that did not succeed."""
-    _echo_run_state(with_client(server, token, lambda c: c.retry(run_id)), json_out)
+    run = with_client(lambda c: c.retry(run_id), server=server, token=token, workspace=workspace)
+    _echo_run_state(run, json_out)
 
 
 def _echo_run_state(run: Mapping[str, Any], json_out: bool) -> None:

@@ -12,6 +12,7 @@ from quantum_orchestrator.cli._common import (
     JsonOpt,
     ServerOpt,
     TokenOpt,
+    WorkspaceOpt,
     echo_json,
     err,
     fail,
@@ -33,10 +34,17 @@ FileArg = Annotated[
 
 @app.command("validate")
 @guarded
-def validate(file: FileArg, server: ServerOpt = None, token: TokenOpt = None) -> None:
+def validate(
+    file: FileArg,
+    server: ServerOpt = None,
+    token: TokenOpt = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
     """Check a spec file with the server; exit 1 and list the problems if it is not valid."""
     spec = load_spec(file)
-    result = with_client(server, token, lambda c: c.validate(spec))
+    result = with_client(
+        lambda c: c.validate(spec), server=server, token=token, workspace=workspace
+    )
     if result.get("valid"):
         typer.echo(f"{file}: valid")
         return
@@ -47,11 +55,15 @@ def validate(file: FileArg, server: ServerOpt = None, token: TokenOpt = None) ->
 @app.command("deploy")
 @guarded
 def deploy(
-    file: FileArg, server: ServerOpt = None, token: TokenOpt = None, json_out: JsonOpt = False
+    file: FileArg,
+    server: ServerOpt = None,
+    token: TokenOpt = None,
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Create or update the workflow from a spec file and deploy it as a new version."""
     spec = load_spec(file)
-    version = with_client(server, token, lambda c: c.deploy(spec))
+    version = with_client(lambda c: c.deploy(spec), server=server, token=token, workspace=workspace)
     if json_out:
         echo_json(version)
         return
@@ -62,10 +74,15 @@ def deploy(
 @app.command("list")
 @guarded
 def list_workflows(
-    server: ServerOpt = None, token: TokenOpt = None, json_out: JsonOpt = False
+    server: ServerOpt = None,
+    token: TokenOpt = None,
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """List the workflows."""
-    items = with_client(server, token, lambda c: c.list_workflows())
+    items = with_client(
+        lambda c: c.list_workflows(), server=server, token=token, workspace=workspace
+    )
     if json_out:
         echo_json(items)
         return
@@ -94,6 +111,7 @@ def show(
     as_yaml: Annotated[bool, typer.Option("--yaml", help="Print only the spec, as YAML.")] = False,
     server: ServerOpt = None,
     token: TokenOpt = None,
+    workspace: WorkspaceOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Show a workflow's draft (or a deployed version with --version)."""
@@ -103,7 +121,7 @@ def show(
             return await client.get_workflow(ref)
         return await client.get_version(ref, version)
 
-    item = with_client(server, token, fetch)
+    item = with_client(fetch, server=server, token=token, workspace=workspace)
     spec = item.get("spec") or {}
     if as_yaml:
         typer.echo(yaml.safe_dump(spec, sort_keys=False, allow_unicode=True).rstrip("\n"))

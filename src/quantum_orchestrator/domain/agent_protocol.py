@@ -49,7 +49,13 @@ class HeartbeatAnswer(TypedDict):
 
 
 class Task(TypedDict):
-    """One claimed attempt of a step, handed to an agent."""
+    """One claimed attempt of a step, handed to an agent.
+
+    ``http_allow``: the internal networks (CIDRs) the step's workspace lets HTTP requests reach
+    (SSRF allow-list), on top of the agent's own. ``redact``: the secret values bound into
+    ``params``, which the agent must keep out of its logs and error messages. Both may be
+    absent (an older server): empty then.
+    """
 
     step_id: str
     run_id: str
@@ -60,6 +66,8 @@ class Task(TypedDict):
     timeout: float
     idempotency_key: str
     lease_expires_at: str
+    http_allow: NotRequired[list[str]]
+    redact: NotRequired[list[str]]
 
 
 class ErrorInfo(TypedDict):

@@ -232,8 +232,13 @@ class AgentService:
                     row, "running", data={"attempt": row["attempts"], "agent_id": agent["id"]}
                 )
             rows = await self._bind_secrets(tx, rows)
-        return [
-            {
+            # Each step's workspace allow-list (SSRF) goes with it: one query per batch.
+            allows = await repos.workspaces.http_allows(
+                tx.conn, sorted({row["workspace_id"] for row in rows})
+            )
+        tasks: list[Task] = []
+        for row in rows:
+            task: Task = {
                 "step_id": row["id"],
                 "run_id": row["run_id"],
                 "node_id": row["node_id"],
@@ -243,9 +248,12 @@ class AgentService:
                 "timeout": row["timeout"],
                 "idempotency_key": f"{row['run_id']}:{row['node_id']}",
                 "lease_expires_at": lease.isoformat(),
+                "http_allow": allows.get(row["workspace_id"], []),
             }
-            for row in rows
-        ]
+            if row.get("secret_values"):
+                task["redact"] = row["secret_values"]
+            tasks.append(task)
+        return tasks
 
     async def _secret_values(self, tx: Tx, workspace_id: str, names: set[str]) -> dict[str, str]:
         if not names:
@@ -296,7 +304,14 @@ class AgentService:
                 )
                 continue
             used.setdefault(row["workspace_id"], set()).update(names)
-            bound.append({**row, "params": substitute(row["params"], values)})
+            bound.append(
+                {
+                    **row,
+                    "params": substitute(row["params"], values),
+                    # The agent keeps these out of its logs (it has them in params anyway).
+                    "secret_values": sorted({values[name] for name in names}),
+                }
+            )
         for workspace_id, names in used.items():
             await self._uow.repos.secrets.touch(
                 tx.conn, workspace_id=workspace_id, names=names, now=tx.now

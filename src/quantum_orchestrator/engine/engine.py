@@ -8,6 +8,7 @@ import contextlib
 from quantum_orchestrator.domain.node_types import builtin_catalog
 from quantum_orchestrator.engine.accounts import AccountService
 from quantum_orchestrator.engine.agents import AgentService
+from quantum_orchestrator.engine.audit import AuditService
 from quantum_orchestrator.engine.catalog import Catalog
 from quantum_orchestrator.engine.keys import KeyService
 from quantum_orchestrator.engine.plans import PlanCache
@@ -53,6 +54,7 @@ class Engine:
         self.accounts = AccountService(uow=self.uow, settings=auth or AuthSettings())
         self.workspaces = WorkspaceService(uow=self.uow, accounts=self.accounts)
         self.keys = KeyService(uow=self.uow)
+        self.audit = AuditService(uow=self.uow)
         self.agents = AgentService(
             uow=self.uow,
             scheduler=self.scheduler,

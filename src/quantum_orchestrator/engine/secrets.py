@@ -8,13 +8,14 @@ names and timestamps, never values.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from quantum_orchestrator.domain.errors import NotFoundError, QOError
 from quantum_orchestrator.engine.unit import UnitOfWork
-from quantum_orchestrator.security.secrets import SecretBox, secret_aad
+from quantum_orchestrator.security.secrets import SecretBox, SecretDecryptError, secret_aad
 
 Row = dict[str, Any]
 
@@ -23,6 +24,23 @@ class SecretsUnavailableError(QOError):
     """The server has no master key, so it cannot store or read secrets."""
 
     code = "secrets_unavailable"
+
+
+# A rotation sweeps the table again when rows changed under it, at most this many times.
+_REENCRYPT_PASSES = 3
+
+
+@dataclass(kw_only=True)
+class Reencryption:
+    """What a rotation's re-encryption did."""
+
+    key_id: str
+    reencrypted: int = 0
+    # Rows left under an old key at the end: the ``failed`` ones, and rows that servers kept
+    # writing with an old key while the sweeps ran.
+    remaining: int = 0
+    # ``(workspace_id, name, reason)`` of every secret no key of the keyring opens.
+    failed: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def _public(row: Row) -> Row:
@@ -108,6 +126,66 @@ class SecretService:
             return {}
         box = self._require_box()
         return {
-            name: box.decrypt(row["ciphertext"], aad=secret_aad(workspace_id, name))
+            name: box.decrypt(
+                row["ciphertext"], aad=secret_aad(workspace_id, name), key_id=row["key_id"]
+            )
             for name, row in rows.items()
         }
+
+    async def reencrypt(self, *, batch_size: int = 200) -> Reencryption:
+        """Seal every secret of every workspace with the box's current key.
+
+        Rows are handled in batches, one short write transaction each, so servers keep
+        working meanwhile. Each row is replaced only if it is still what was read (see
+        ``SecretStore.reseal``); rows that changed are swept again in a later pass, since a
+        server may have written them with the old key before it saw the new one.
+        """
+        box = self._require_box()
+        report = Reencryption(key_id=box.key_id)
+        failed: set[tuple[str, str]] = set()
+        for _ in range(_REENCRYPT_PASSES):
+            if not await self._reencrypt_pass(box, batch_size, report, failed):
+                break
+        async with self._uow.read() as conn:
+            report.remaining = await self._uow.repos.secrets.count_sealed_with_other_keys(
+                conn, key_id=box.key_id
+            )
+        return report
+
+    async def _reencrypt_pass(
+        self, box: SecretBox, batch_size: int, report: Reencryption, failed: set[tuple[str, str]]
+    ) -> bool:
+        """One sweep of the table; True when some rows changed under it."""
+        store = self._uow.repos.secrets
+        after: tuple[str, str] | None = None
+        raced = False
+        while True:
+            async with self._uow.write() as tx:
+                rows = await store.sealed_with_other_keys(
+                    tx.conn, key_id=box.key_id, after=after, limit=batch_size
+                )
+                for row in rows:
+                    where = (row["workspace_id"], row["name"])
+                    aad = secret_aad(*where)
+                    try:
+                        value = box.decrypt(row["ciphertext"], aad=aad, key_id=row["key_id"])
+                    except SecretDecryptError as exc:
+                        if where not in failed:
+                            failed.add(where)
+                            report.failed.append((*where, exc.message))
+                        continue
+                    if await store.reseal(
+                        tx.conn,
+                        workspace_id=row["workspace_id"],
+                        name=row["name"],
+                        old_key_id=row["key_id"],
+                        old_ciphertext=row["ciphertext"],
+                        ciphertext=box.encrypt(value, aad=aad),
+                        key_id=box.key_id,
+                    ):
+                        report.reencrypted += 1
+                    else:
+                        raced = True
+            if len(rows) < batch_size:
+                return raced
+            after = (rows[-1]["workspace_id"], rows[-1]["name"])

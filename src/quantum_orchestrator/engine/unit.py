@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from quantum_orchestrator.events.bus import LocalEventBus
 from quantum_orchestrator.store.agents import AgentStore
+from quantum_orchestrator.store.audit import AuditStore
 from quantum_orchestrator.store.credentials import CredentialStore
 from quantum_orchestrator.store.database import Database
 from quantum_orchestrator.store.events import EventStore
@@ -42,6 +43,7 @@ class Repositories:
     users: UserStore = field(default_factory=UserStore)
     workspaces: WorkspaceStore = field(default_factory=WorkspaceStore)
     credentials: CredentialStore = field(default_factory=CredentialStore)
+    audit: AuditStore = field(default_factory=AuditStore)
 
     @classmethod
     def for_database(cls, db: Database) -> Repositories:

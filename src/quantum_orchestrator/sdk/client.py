@@ -6,6 +6,9 @@
 ...     run = await qo.wait(run["id"], timeout=60)
 
 Every non-2xx answer raises :class:`ClientError` with the fields of the RFC 9457 problem body.
+
+Credentials, in order: ``token=``, ``$QO_TOKEN``, then the token ``qo login`` stored for this
+server (see :mod:`quantum_orchestrator.sdk.credentials`).
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ from urllib.parse import quote
 import httpx
 
 from quantum_orchestrator.__about__ import __version__
-from quantum_orchestrator.domain.errors import QOError
+from quantum_orchestrator.sdk.accounts import AccountMethods
 from quantum_orchestrator.sdk.builder import Workflow
+from quantum_orchestrator.sdk.credentials import CredentialStore
+from quantum_orchestrator.sdk.errors import ClientError
 
 __all__ = [
     "DEFAULT_SERVER",
@@ -31,6 +36,7 @@ __all__ = [
     "Client",
     "ClientError",
     "default_server",
+    "normalize_server",
 ]
 
 DEFAULT_SERVER = "http://127.0.0.1:8787"
@@ -47,102 +53,14 @@ def default_server() -> str:
     return os.environ.get("QO_SERVER") or DEFAULT_SERVER
 
 
-class ClientError(QOError):
-    """The server refused a request, or could not be reached.
-
-    ``status`` is the HTTP status (``None`` when no answer came back), ``code`` the problem's
-    machine-readable code, ``detail`` its human explanation, ``errors`` the field errors
-    (``[{"path": ..., "message": ...}]``) and ``request_id`` what to quote to an operator.
-    """
-
-    code = "client_error"
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        code: str | None = None,
-        detail: str | None = None,
-        errors: list[dict[str, str]] | None = None,
-        request_id: str | None = None,
-        retryable: bool | None = None,
-    ) -> None:
-        super().__init__(message, code=code, retryable=retryable)
-        self.status = status
-        self.detail = detail
-        self.errors: list[dict[str, str]] = list(errors or [])
-        self.request_id = request_id
-
-    @classmethod
-    def from_response(cls, response: httpx.Response) -> ClientError:
-        """Build the error from a non-2xx answer (problem+json, other JSON or plain text)."""
-        status = response.status_code
-        body: Any = None
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        problem: Mapping[str, Any] = body if isinstance(body, Mapping) else {}
-        title = _text(problem.get("title")) or response.reason_phrase or "error"
-        detail = _text(problem.get("detail"))
-        code = _text(problem.get("code")) or _code_for_status(status)
-        request_id = _text(problem.get("request_id")) or response.headers.get("x-request-id")
-        errors = _field_errors(problem.get("errors"))
-        if not problem and response.text.strip():
-            detail = response.text.strip().splitlines()[0][:300]
-        message = f"{detail or title} (HTTP {status} {code})"
-        if status == 401:
-            message += "; pass --token or set QO_TOKEN"
-        elif status == 403:
-            message += "; the token is not allowed to do this"
-        elif status >= 500 and request_id:
-            message += f"; request id {request_id}"
-        return cls(
-            message,
-            status=status,
-            code=code,
-            detail=detail or title,
-            errors=errors,
-            request_id=request_id,
-            retryable=status in (408, 429, 502, 503, 504),
-        )
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _code_for_status(status: int) -> str:
-    return {
-        400: "bad_request",
-        401: "unauthorized",
-        403: "forbidden",
-        404: "not_found",
-        409: "conflict",
-        422: "invalid_input",
-        429: "rate_limited",
-    }.get(status, "server_error" if status >= 500 else "http_error")
-
-
-def _field_errors(value: Any) -> list[dict[str, str]]:
-    if not isinstance(value, list):
-        return []
-    out: list[dict[str, str]] = []
-    for item in value:
-        if isinstance(item, Mapping):
-            out.append({"path": str(item.get("path", "")), "message": str(item.get("message", ""))})
-        else:
-            out.append({"path": "", "message": str(item)})
-    return out
-
-
 def _seg(value: object) -> str:
     """One URL path segment; names may hold characters that are special in URLs."""
     return quote(str(value), safe="")
 
 
-def _normalize_server(server: str) -> str:
+def normalize_server(server: str) -> str:
+    """``server`` as the client uses it (and ``qo login`` keys its tokens): no trailing slash,
+    ``http://`` when no scheme is given."""
     server = server.strip().rstrip("/")
     if "://" not in server:
         server = "http://" + server
@@ -199,29 +117,50 @@ def _event_payload(event_type: str, data: str) -> dict[str, Any]:
     return payload
 
 
-class Client:
+class Client(AccountMethods):
     """Async client of one server; use as ``async with Client(...) as qo:`` (or ``aclose()``).
 
-    ``server`` defaults to ``$QO_SERVER``, else ``http://127.0.0.1:8787``; ``token`` to
-    ``$QO_TOKEN`` (sent as ``Authorization: Bearer``). ``timeout`` bounds each request; the
-    event stream has no read timeout, ``wait()`` takes its own.
+    ``server`` defaults to ``$QO_SERVER``, else ``http://127.0.0.1:8787``. ``token`` (sent as
+    ``Authorization: Bearer``) defaults to ``$QO_TOKEN``, else the token ``qo login`` stored for
+    this server; ``token=""`` sends none. ``workspace`` (id or slug, sent as ``X-QO-Workspace``)
+    picks the workspace a session acts in; it defaults to ``$QO_WORKSPACE``, else the user's
+    first. ``timeout`` bounds each request; the event stream has no read timeout, ``wait()``
+    takes its own.
     """
 
     def __init__(
-        self, server: str | None = None, *, token: str | None = None, timeout: float = 30.0
+        self,
+        server: str | None = None,
+        *,
+        token: str | None = None,
+        workspace: str | None = None,
+        timeout: float = 30.0,
     ) -> None:
-        self.server = _normalize_server(server or default_server())
-        token = token if token is not None else os.environ.get("QO_TOKEN") or None
+        self.server = normalize_server(server or default_server())
+        if token is None:
+            token = os.environ.get("QO_TOKEN") or CredentialStore().token_for(self.server)
+        self.workspace = workspace or os.environ.get("QO_WORKSPACE") or None
         self.timeout = timeout
         headers = {
             "Accept": "application/json",
             "User-Agent": f"quantum-orchestrator-sdk/{__version__}",
         }
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
+        if self.workspace:
+            headers["X-QO-Workspace"] = self.workspace
+        self._auth: dict[str, str] = {}
+        self._use_token(token)
         self._http = httpx.AsyncClient(
             base_url=f"{self.server}/api/v1", headers=headers, timeout=timeout
         )
+
+    def _use_token(self, token: str | None) -> None:
+        # Kept apart from the default headers so that login can send none at all.
+        self._auth = {"Authorization": f"Bearer {token}"} if token else {}
+
+    @property
+    def authenticated(self) -> bool:
+        """Whether requests carry a token."""
+        return bool(self._auth)
 
     async def __aenter__(self) -> Self:
         return self
@@ -266,11 +205,13 @@ class Client:
         json: Any = None,
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        anonymous: bool = False,
     ) -> Any:
         query = {k: v for k, v in (params or {}).items() if v is not None}
+        sent = {**({} if anonymous else self._auth), **(headers or {})}
         try:
             response = await self._http.request(
-                method, path, json=json, params=query or None, headers=headers
+                method, path, json=json, params=query or None, headers=sent or None
             )
         except httpx.TransportError as exc:
             raise self._transport_error(exc) from None
@@ -417,7 +358,7 @@ class Client:
     async def _stream(
         self, run_id: str, last_event_id: str | None
     ) -> AsyncGenerator[tuple[str | None, dict[str, Any]], None]:
-        headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
+        headers = {**self._auth, "Accept": "text/event-stream", "Cache-Control": "no-cache"}
         if last_event_id is not None:
             headers["Last-Event-ID"] = last_event_id
         # Steps may run for long between events: no read timeout on the stream.

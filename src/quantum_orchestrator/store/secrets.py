@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -114,3 +115,57 @@ class SecretStore:
                 .where(secrets.c.workspace_id == workspace_id, secrets.c.name.in_(used))
                 .values(last_used_at=now)
             )
+
+    async def sealed_with_other_keys(
+        self, conn: AsyncConnection, *, key_id: str, after: tuple[str, str] | None, limit: int
+    ) -> builtins.list[Row]:
+        """Up to ``limit`` secrets (with ciphertexts) not sealed with ``key_id``, of every
+        workspace, in (workspace, name) order after ``after``: one page of a rotation."""
+        query = select(secrets).where(secrets.c.key_id != key_id)
+        if after is not None:
+            workspace_id, name = after
+            # Keyset paging: rows re-encrypted meanwhile drop out without shifting the rest.
+            query = query.where(
+                or_(
+                    secrets.c.workspace_id > workspace_id,
+                    and_(secrets.c.workspace_id == workspace_id, secrets.c.name > name),
+                )
+            )
+        query = query.order_by(secrets.c.workspace_id, secrets.c.name).limit(limit)
+        return [dict(row) for row in (await conn.execute(query)).mappings()]
+
+    async def count_sealed_with_other_keys(self, conn: AsyncConnection, *, key_id: str) -> int:
+        """How many secrets are not sealed with ``key_id``."""
+        query = select(func.count()).select_from(secrets).where(secrets.c.key_id != key_id)
+        return int((await conn.execute(query)).scalar_one())
+
+    async def reseal(
+        self,
+        conn: AsyncConnection,
+        *,
+        workspace_id: str,
+        name: str,
+        old_key_id: str,
+        old_ciphertext: bytes,
+        ciphertext: bytes,
+        key_id: str,
+    ) -> bool:
+        """Replace a secret's ciphertext with the same value sealed under another key, unless
+        the row changed since it was read; False then (or when it is gone).
+
+        The guard names the old key *and* the old ciphertext: a server that wrote a new value
+        meanwhile, even with the old key, left another ciphertext (every seal has a fresh
+        nonce), and that new value must not be overwritten with the old one. ``updated_at``
+        stays: the value did not change.
+        """
+        result = await conn.execute(
+            update(secrets)
+            .where(
+                secrets.c.workspace_id == workspace_id,
+                secrets.c.name == name,
+                secrets.c.key_id == old_key_id,
+                secrets.c.ciphertext == old_ciphertext,
+            )
+            .values(ciphertext=ciphertext, key_id=key_id)
+        )
+        return bool(result.rowcount)

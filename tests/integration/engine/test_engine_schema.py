@@ -139,6 +139,7 @@ async def test_queue_queries_use_their_indexes(postgres_url: str) -> None:
                 agent_id="agent",
                 capabilities=["test.work"],
                 pool="default",
+                workspace_id=None,
                 now=now,
                 lease_expires_at=now,
                 grace=1.0,

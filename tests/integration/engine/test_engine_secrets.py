@@ -166,7 +166,7 @@ async def test_a_secret_deleted_after_queueing_fails_at_claim(engine_env: Engine
 async def test_migration_0002_goes_down_and_up(database_url: str) -> None:
     db = Database(options=DatabaseOptions(url=database_url))
     try:
-        await upgrade(db)
+        await upgrade(db, "0002")
         assert await current_revision(db) == "0002"
         await downgrade(db, "0001")
         assert await current_revision(db) == "0001"

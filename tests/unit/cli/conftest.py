@@ -15,10 +15,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sdk"))
 from fake_qo_server import FakeQO, fake_qo
 
 
+@pytest.fixture(autouse=True)
+def config_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private config dir (where `qo login` keeps tokens) and no credentials from outside."""
+    home = tmp_path / "config"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home))
+    for name in ("QO_TOKEN", "QO_AGENT_TOKEN", "QO_WORKSPACE"):
+        monkeypatch.delenv(name, raising=False)
+    return home
+
+
 @pytest.fixture
 def qo_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeQO]:
     """A fresh in-memory server, reachable through QO_SERVER as the CLI would find it."""
-    monkeypatch.delenv("QO_TOKEN", raising=False)
     with fake_qo() as fake:
         monkeypatch.setenv("QO_SERVER", fake.url)
         yield fake

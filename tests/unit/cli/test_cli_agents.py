@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from collections.abc import Iterator
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import typer
+from fake_accounts import ADMIN_EMAIL, ADMIN_PASSWORD
 from fake_qo_server import FakeQO
 from typer.testing import CliRunner
 
@@ -16,6 +18,7 @@ from quantum_orchestrator.agents.sdk import Agent
 from quantum_orchestrator.cli._common import guarded
 from quantum_orchestrator.cli.agents import ModuleImportError, collect_instances, import_modules
 from quantum_orchestrator.cli.main import app
+from quantum_orchestrator.sdk import Client
 
 
 def test_agents_list_and_drain(runner: CliRunner, qo_server: FakeQO) -> None:
@@ -145,3 +148,66 @@ def test_unexpected_errors_are_one_line_unless_debugging(
     )
     monkeypatch.setenv("QO_DEBUG", "1")
     assert isinstance(runner.invoke(mini, []).exception, LookupError)
+
+
+def test_agent_without_a_valid_token_says_how_to_get_one(
+    runner: CliRunner, qo_server: FakeQO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    none = runner.invoke(app, ["agent", "--pool", "text"])
+    assert none.exit_code == 1
+    assert none.stderr == (
+        f"error: the server at {qo_server.url} wants an agent token: create one with "
+        "`qo agent-tokens create NAME --pool text` and pass it with --token or QO_AGENT_TOKEN\n"
+    )
+    monkeypatch.setenv("QO_AGENT_TOKEN", "qo_a_revoked")
+    revoked = runner.invoke(app, ["agent", "--pool", "text"])
+    assert revoked.exit_code == 1
+    assert revoked.stderr == (
+        f"error: the server at {qo_server.url} refused the agent token (the agent token is not "
+        "valid); create a new one with `qo agent-tokens create NAME --pool text`\n"
+    )
+    assert qo_server.seen_headers[-1]["authorization"] == "Bearer qo_a_revoked"
+
+
+def test_agent_token_of_another_pool_or_not_an_agent_token(
+    runner: CliRunner, qo_server: FakeQO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin = Client(qo_server.url, token="")
+
+    async def issue() -> tuple[str, str]:
+        async with admin:
+            await admin.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+            key = (await admin.create_api_key("ci", "owner"))["key"]
+            return key, (await admin.create_agent_token("ml", "ml"))["token"]
+
+    key, ml_token = asyncio.run(issue())
+    # QO_TOKEN is the fallback of QO_AGENT_TOKEN.
+    monkeypatch.setenv("QO_TOKEN", ml_token)
+    other_pool = runner.invoke(app, ["agent", "--pool", "text"])
+    assert other_pool.exit_code == 1
+    assert other_pool.stderr == (
+        f"error: the server at {qo_server.url} refused the agent: this agent token is for the "
+        "pool 'ml', not 'text'\n"
+    )
+    not_agent = runner.invoke(app, ["agent", "--pool", "text", "--token", key])
+    assert not_agent.exit_code == 1
+    assert "must be an agent token (qo_a_...), not an API key or a login" in not_agent.stderr
+    assert qo_server.seen_headers[-1]["authorization"] == f"Bearer {key}"
+
+
+def test_other_registration_failures_stay_errors(
+    runner: CliRunner, qo_server: FakeQO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin = Client(qo_server.url, token="")
+
+    async def issue() -> str:
+        async with admin:
+            await admin.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+            return str((await admin.create_agent_token("text", "text"))["token"])
+
+    monkeypatch.setenv("QO_AGENT_TOKEN", asyncio.run(issue()))
+    result = runner.invoke(app, ["agent", "--pool", "text"])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: POST /api/v1/agent/register answered 409: the fake does not run agents\n"
+    )

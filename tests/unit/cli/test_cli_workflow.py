@@ -148,7 +148,7 @@ def test_token_option_and_env(
     qo_server.token = "s3cret"
     denied = runner.invoke(app, ["workflow", "list"])
     assert denied.exit_code == 1
-    assert "pass --token or set QO_TOKEN" in denied.stderr
+    assert "run `qo login` (or pass --token / set QO_TOKEN)" in denied.stderr
     allowed = runner.invoke(app, ["workflow", "list", "--token", "s3cret"])
     assert allowed.exit_code == 0, allowed.output
     monkeypatch.setenv("QO_TOKEN", "s3cret")

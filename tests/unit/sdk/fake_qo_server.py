@@ -9,6 +9,8 @@ its ``outcome`` input:
 - ``nostream``: the events endpoint answers 404 and the run finishes after a few GETs;
 - ``abort``: the event stream breaks mid-way (a dropped connection) and polling takes over;
 - ``slow``: the run never finishes.
+
+Accounts (log in, workspaces, members, API keys, agent tokens) live in ``fake_accounts.py``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import uvicorn
+from fake_accounts import FakeAccounts
+from fake_problems import problem
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -38,33 +42,9 @@ def _ts(offset_ms: int) -> str:
     return (T0 + timedelta(milliseconds=offset_ms)).isoformat()
 
 
-def problem(
-    status: int, code: str, detail: str, errors: list[dict[str, str]] | None = None
-) -> Response:
-    """An RFC 9457 answer, as the real server sends them."""
-    titles = {
-        400: "Bad Request",
-        401: "Unauthorized",
-        404: "Not Found",
-        409: "Conflict",
-        422: "Unprocessable Content",
-        500: "Internal Server Error",
-    }
-    body: dict[str, Any] = {
-        "type": f"https://quantum-orchestrator.dev/problems/{code}",
-        "title": titles.get(status, "Error"),
-        "status": status,
-        "detail": detail,
-        "code": code,
-        "request_id": "req-0001",
-    }
-    if errors is not None:
-        body["errors"] = errors
-    return Response(json.dumps(body), status_code=status, media_type="application/problem+json")
-
-
 class _Auth:
-    """Pure ASGI middleware: when the fake has a token, every request must carry it."""
+    """Pure ASGI middleware: when the fake has a token, every request must carry it (or one
+    the account routes issued); logging in needs none."""
 
     def __init__(self, app: ASGIApp, fake: FakeQO) -> None:
         self.app = app
@@ -74,7 +54,13 @@ class _Auth:
         if scope["type"] == "http":
             headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
             self.fake.seen_headers.append(headers)
-            if self.fake.token and headers.get("authorization") != f"Bearer {self.fake.token}":
+            sent = headers.get("authorization", "").removeprefix("Bearer ")
+            if (
+                self.fake.token
+                and scope["path"] != "/api/v1/auth/token"
+                and sent != self.fake.token
+                and not self.fake.accounts.accepts(sent)
+            ):
                 await problem(401, "unauthorized", "a valid API token is required")(
                     scope, receive, send
                 )
@@ -96,7 +82,9 @@ class FakeQO:
         self.streams: list[str | None] = []
         self.seen_headers: list[dict[str, str]] = []
         self.calls: list[tuple[str, str]] = []
+        self.accounts = FakeAccounts()
         routes = [
+            *self.accounts.routes(),
             Route("/api/v1/workflows/validate", self.validate, methods=["POST"]),
             Route("/api/v1/workflows", self.list_workflows, methods=["GET"]),
             Route("/api/v1/workflows", self.create_workflow, methods=["POST"]),

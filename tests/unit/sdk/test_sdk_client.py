@@ -213,7 +213,7 @@ async def test_token_is_sent_and_401_says_what_to_do(
 ) -> None:
     qo_server.token = "s3cret"
     async with Client(qo_server.url) as qo:
-        with pytest.raises(ClientError, match="pass --token or set QO_TOKEN") as info:
+        with pytest.raises(ClientError, match=r"run `qo login` \(or pass --token") as info:
             await qo.list_workflows()
     assert info.value.status == 401
     async with Client(qo_server.url, token="s3cret") as qo:

@@ -59,7 +59,13 @@ def http_request_handler(resources: NodeResources) -> Handler:
     async def http_request(params: dict[str, Any], ctx: StepContext) -> dict[str, Any]:
         """Send the request; non-2xx answers and network failures raise ``StepError``."""
         args = _request_args(params)
-        client = resources.http_client()
+        try:
+            # The workspace's allow-list travels with the task; the agent's own is in resources.
+            client = resources.http_client(extra_allow=ctx.http_allow)
+        except ValueError as exc:
+            raise StepError(
+                f"the workspace's HTTP allow-list is invalid: {exc}", code="invalid_http_allow"
+            ) from exc
         try:
             response = await client.request(**args)
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:

@@ -1,0 +1,216 @@
+"""API keys and agent tokens: shown once, stored hashed, rotated with grace, revoked at once."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from tests.security.conftest import (
+    API,
+    assert_problem,
+    bearer,
+    create_agent_token,
+    create_api_key,
+    registration,
+)
+from tests.support.server import LiveApp
+
+from quantum_orchestrator.domain.auth import Role
+from quantum_orchestrator.security.tokens import token_hash
+
+
+async def _works(client: httpx.AsyncClient, key: str) -> bool:
+    response = await client.get(f"{API}/workflows", headers=bearer(key))
+    if response.status_code == 401:
+        assert_problem(response, 401, "unauthenticated")
+        return False
+    assert response.status_code == 200, response.text
+    return True
+
+
+async def test_a_key_is_shown_once_and_works_as_a_bearer(
+    http: httpx.AsyncClient, anonymous: httpx.AsyncClient
+) -> None:
+    created = await create_api_key(http, Role.EDITOR, name="ci")
+    key = created["key"]
+    assert key.startswith("qo_k_")
+    assert created["prefix"] == key[:12]
+    assert await _works(anonymous, key)
+    me = await anonymous.post(
+        f"{API}/workflows/validate",
+        json={"spec": {"name": "x", "nodes": [{"id": "a", "type": "core.noop"}]}},
+        headers=bearer(key),
+    )
+    assert me.status_code == 200, me.text
+    # Never again: not in the listing, not its hash, only the prefix that tells keys apart.
+    listing = await http.get(f"{API}/api-keys")
+    assert listing.status_code == 200
+    assert key not in listing.text
+    assert key[12:] not in listing.text
+    assert token_hash(key) not in listing.text
+    row = next(item for item in listing.json()["items"] if item["id"] == created["id"])
+    assert "key" not in row
+    assert "token_hash" not in row
+    assert row["name"] == "ci"
+    assert row["role"] == "editor"
+    assert row["last_used_at"] is not None, "the use shows in the listing"
+    # Agent tokens alike.
+    token = await create_agent_token(http, "once")
+    assert token["token"].startswith("qo_a_")
+    tokens = await http.get(f"{API}/agent-tokens")
+    assert token["token"] not in tokens.text
+    assert token_hash(token["token"]) not in tokens.text
+    assert all("token" not in item for item in tokens.json()["items"])
+
+
+async def test_rotation_keeps_the_old_key_for_the_grace_period(
+    http: httpx.AsyncClient, anonymous: httpx.AsyncClient
+) -> None:
+    old = await create_api_key(http, Role.VIEWER, name="rotating")
+    rotated = await http.post(f"{API}/api-keys/{old['id']}/rotate", json={"grace_hours": 1})
+    assert rotated.status_code == 201, rotated.text
+    new = rotated.json()
+    assert new["key"] != old["key"]
+    assert new["id"] != old["id"]
+    assert new["role"] == "viewer"
+    assert new["name"] == "rotating"
+    assert await _works(anonymous, new["key"])
+    assert await _works(anonymous, old["key"]), "the old key works during the grace period"
+    listed = {item["id"]: item for item in (await http.get(f"{API}/api-keys")).json()["items"]}
+    ends = datetime.fromisoformat(listed[old["id"]]["expires_at"])
+    assert timedelta(minutes=55) < ends - datetime.now(UTC) <= timedelta(hours=1)
+    assert listed[new["id"]]["expires_at"] is None
+    # A key being rotated out is rotated again only from its successor.
+    again = await http.post(f"{API}/api-keys/{new['id']}/rotate", json={"grace_hours": 0})
+    assert again.status_code == 201, again.text
+    assert not await _works(anonymous, new["key"])
+    assert await _works(anonymous, again.json()["key"])
+
+
+async def test_rotation_without_grace_ends_the_old_key_at_once(
+    http: httpx.AsyncClient, anonymous: httpx.AsyncClient
+) -> None:
+    old = await create_api_key(http, Role.VIEWER)
+    assert await _works(anonymous, old["key"])
+    rotated = await http.post(f"{API}/api-keys/{old['id']}/rotate", json={"grace_hours": 0})
+    assert rotated.status_code == 201, rotated.text
+    assert not await _works(anonymous, old["key"])
+    assert await _works(anonymous, rotated.json()["key"])
+    listed = [item["id"] for item in (await http.get(f"{API}/api-keys")).json()["items"]]
+    assert old["id"] not in listed
+    # The ended key cannot be rotated or revoked any more (it is gone).
+    assert_problem(await http.post(f"{API}/api-keys/{old['id']}/rotate"), 404)
+    assert_problem(await http.delete(f"{API}/api-keys/{old['id']}"), 404)
+
+
+async def test_revocation_takes_effect_on_the_next_request(
+    http: httpx.AsyncClient, anonymous: httpx.AsyncClient
+) -> None:
+    key = await create_api_key(http, Role.ADMIN)
+    assert await _works(anonymous, key["key"])
+    assert (await http.delete(f"{API}/api-keys/{key['id']}")).status_code == 204
+    assert not await _works(anonymous, key["key"])
+    # A key may revoke itself, and is refused right after.
+    own = await create_api_key(http, Role.ADMIN)
+    response = await anonymous.delete(f"{API}/api-keys/{own['id']}", headers=bearer(own["key"]))
+    assert response.status_code == 204, response.text
+    assert not await _works(anonymous, own["key"])
+    # Agent tokens too: the agent's next call is refused.
+    token = await create_agent_token(http, "revoked")
+    register = await anonymous.post(
+        f"{API}/agent/register",
+        json=registration("revoked", "rev.work"),
+        headers=bearer(token["token"]),
+    )
+    assert register.status_code == 201, register.text
+    agent_id = register.json()["agent_id"]
+    assert (await http.delete(f"{API}/agent-tokens/{token['id']}")).status_code == 204
+    heartbeat = await anonymous.post(
+        f"{API}/agent/{agent_id}/heartbeat", json={"running": []}, headers=bearer(token["token"])
+    )
+    assert_problem(heartbeat, 401, "unauthenticated")
+    assert token["id"] not in (await http.get(f"{API}/agent-tokens")).text
+
+
+async def test_expired_keys_are_refused(
+    http: httpx.AsyncClient, anonymous: httpx.AsyncClient
+) -> None:
+    past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    refused = await http.post(
+        f"{API}/api-keys", json={"name": "stale", "role": "viewer", "expires_at": past}
+    )
+    assert "future" in assert_problem(refused, 422)["detail"]
+    refused = await http.post(
+        f"{API}/agent-tokens", json={"name": "stale", "pool": "p", "expires_at": past}
+    )
+    assert_problem(refused, 422)
+    naive = await http.post(
+        f"{API}/api-keys",
+        json={"name": "naive", "role": "viewer", "expires_at": "2999-01-01T00:00:00"},
+    )
+    assert_problem(naive, 422)
+    # A key that expires in two seconds works until then and never after.
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    lifetime = 2.0
+    soon = (datetime.now(UTC) + timedelta(seconds=lifetime)).isoformat()
+    key = await create_api_key(http, Role.VIEWER, expires_at=soon)
+    first = await _works(anonymous, key["key"])
+    if loop.time() - started < lifetime:
+        assert first
+    deadline = started + lifetime + 30
+    while await _works(anonymous, key["key"]):
+        assert loop.time() < deadline, "the key never expired"
+        await asyncio.sleep(0.1)
+    assert loop.time() - started >= lifetime - 0.2
+    listed = [item["id"] for item in (await http.get(f"{API}/api-keys")).json()["items"]]
+    assert key["id"] not in listed
+
+
+async def test_agent_tokens_speak_only_the_agent_protocol_of_their_pool(
+    server: LiveApp, http: httpx.AsyncClient, anonymous: httpx.AsyncClient
+) -> None:
+    token = (await create_agent_token(http, "gpu"))["token"]
+    agent = bearer(token)
+    # Nothing outside /api/v1/agent/*.
+    for method, path in (
+        ("GET", f"{API}/workflows"),
+        ("GET", f"{API}/runs"),
+        ("GET", f"{API}/agents"),
+        ("GET", f"{API}/secrets"),
+        ("GET", f"{API}/api-keys"),
+        ("POST", f"{API}/agent-tokens"),
+        ("GET", f"{API}/auth/me"),
+        ("GET", "/metrics"),
+    ):
+        response = await anonymous.request(
+            method, path, headers=agent, json={} if method == "POST" else None
+        )
+        assert_problem(response, 403, "forbidden")
+    # Only its own pool.
+    other = await anonymous.post(
+        f"{API}/agent/register", json=registration("cpu", "gpu.work"), headers=agent
+    )
+    assert "gpu" in assert_problem(other, 403, "forbidden")["detail"]
+    own = await anonymous.post(
+        f"{API}/agent/register", json=registration("gpu", "gpu.work"), headers=agent
+    )
+    assert own.status_code == 201, own.text
+    agent_id = own.json()["agent_id"]
+    beat = await anonymous.post(
+        f"{API}/agent/{agent_id}/heartbeat", json={"running": []}, headers=agent
+    )
+    assert beat.status_code == 200, beat.text
+    # A token of another pool does not speak for this pool's agent.
+    cpu = bearer((await create_agent_token(http, "cpu"))["token"])
+    for call, body in (("heartbeat", {"running": []}), ("claim", {"max": 1, "wait": 0})):
+        stolen = await anonymous.post(f"{API}/agent/{agent_id}/{call}", json=body, headers=cpu)
+        assert_problem(stolen, 404)
+    # Nor do users and API keys speak the agent protocol.
+    viewer_key = (await create_api_key(http, Role.OWNER))["key"]
+    for headers in (server.headers, bearer(viewer_key)):
+        response = await anonymous.post(
+            f"{API}/agent/register", json=registration("gpu", "gpu.work"), headers=headers
+        )
+        assert_problem(response, 403, "forbidden")
