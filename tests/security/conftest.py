@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -344,17 +344,6 @@ async def wait_run(
             return run
         assert loop.time() < deadline, f"run {run_id} did not finish: {run}"
         await asyncio.sleep(0.05)
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], *, timeout: float, message: str, every: float = 0.1
-) -> None:
-    """Wait until ``check()`` is true, failing with ``message`` past the deadline."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        assert loop.time() < deadline, message
-        await asyncio.sleep(every)
 
 
 # Answers

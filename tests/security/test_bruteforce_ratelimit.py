@@ -111,9 +111,11 @@ def _assert_rate_headers(response: httpx.Response, limit: int) -> int:
 async def test_the_101st_request_of_a_burst_is_429_and_others_are_still_served(
     start_server: ServerFactory,
 ) -> None:
-    # 100 per second with a burst of 100: a caller who sends faster than that is refused
-    # with Retry-After. The burst is sent at once; if the machine is too slow to outpace the
-    # refill, the bucket is drained by sending more until the deadline.
+    # 100 per second with a burst of 100. A wave of WAVE requests sent at once, answered at R
+    # requests a second, finds at most 100 + 100 * WAVE / R tokens: past R = 160 the wave must
+    # meet a 429. A machine too loaded to ever send that fast cannot show it (the exact count
+    # is checked below with a refill too slow to matter); one that can must show it.
+    wave = 300
     async with (
         start_server(api={"rate_limit": 100, "rate_limit_burst": 100}) as app,
         httpx.AsyncClient(
@@ -124,14 +126,19 @@ async def test_the_101st_request_of_a_burst_is_429_and_others_are_still_served(
     ):
         key = (await create_api_key(client, Role.VIEWER, headers=app.headers))["key"]
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + 60
+        deadline = loop.time() + 45
         refused: httpx.Response | None = None
         sent = 0
+        fastest = 0.0
         while refused is None:
-            assert loop.time() < deadline, f"no 429 after {sent} requests"
+            if loop.time() > deadline:
+                pytest.skip(f"this machine answered at most {fastest:.0f} requests a second")
+            started = loop.time()
             answers = await asyncio.gather(
-                *(client.get(f"{API}/workflows", headers=bearer(key)) for _ in range(150))
+                *(client.get(f"{API}/workflows?limit=1", headers=bearer(key)) for _ in range(wave))
             )
+            rate = wave / (loop.time() - started)
+            fastest = max(fastest, rate)
             sent += len(answers)
             for response in answers:
                 if response.status_code == 429:
@@ -139,6 +146,7 @@ async def test_the_101st_request_of_a_burst_is_429_and_others_are_still_served(
                     break
                 assert response.status_code == 200, response.text
                 _assert_rate_headers(response, 100)
+            assert refused is not None or rate < 160, f"{wave} requests at {rate:.0f}/s, no 429"
         assert sent >= 101
         assert_problem(refused, 429, "rate_limited")
         assert int(refused.headers["retry-after"]) >= 1
@@ -206,3 +214,22 @@ async def test_oversize_bodies_are_413_before_anything_else(
         headers={**server.headers, "Content-Type": "application/json"},
     )
     assert_problem(response, 422)
+
+
+async def test_bad_credentials_are_throttled_by_address_but_valid_ones_are_not(
+    start_server: ServerFactory,
+) -> None:
+    # Ten failures fill the address's budget (no refill to speak of); the eleventh is a 429,
+    # while a caller with a valid token from the same address is still served.
+    async with (
+        start_server(api={"rate_limit": 0.001, "rate_limit_burst": 10}) as app,
+        httpx.AsyncClient(base_url=app.url, timeout=30) as client,
+    ):
+        for n in range(10):
+            guess = await client.get(f"{API}/workflows", headers=bearer(f"qo_k_guess{n:040d}"))
+            assert_problem(guess, 401)
+        refused = await client.get(f"{API}/workflows", headers=bearer("qo_k_" + "x" * 43))
+        assert_problem(refused, 429, "rate_limited")
+        assert int(refused.headers["retry-after"]) >= 1
+        assert_problem(await client.get(f"{API}/workflows"), 429)
+        assert (await client.get(f"{API}/workflows", headers=app.headers)).status_code == 200

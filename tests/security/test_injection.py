@@ -287,3 +287,23 @@ async def test_hostile_query_path_and_login_values_find_nothing(
                     headers={"Content-Type": "application/json"},
                 )
                 assert_problem(response, 400 if "\x00" in email else 401)
+
+
+async def test_an_unexpected_error_leaks_nothing(
+    server: LiveApp, http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(**_: Any) -> Any:
+        raise RuntimeError("internal detail: postgresql://qo:hunter2@db/qo")
+
+    monkeypatch.setattr(server.engine.workflows, "page", broken)
+    response = await http.get(f"{API}/workflows", headers={"X-Request-ID": "trace-me-1"})
+    problem = assert_problem(response, 500, "internal_error")
+    assert "hunter2" not in response.text
+    assert "RuntimeError" not in response.text
+    assert "Traceback" not in response.text
+    # The answer carries what every answer does: the request id and the security headers.
+    assert response.headers["x-request-id"] == problem["request_id"] == "trace-me-1"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+    monkeypatch.undo()
+    assert (await http.get(f"{API}/workflows")).status_code == 200

@@ -230,6 +230,7 @@ LISTINGS = [
     f"{API}/workspaces",
     f"{API}/workspaces/{{workspace_id}}/members",
     f"{API}/auth/me",
+    f"{API}/audit",
 ]
 
 
@@ -353,3 +354,25 @@ async def test_an_agent_of_a_never_claims_the_steps_of_b(
         assert claimed.status_code == 200, claimed.text
         tasks = claimed.json()["tasks"]
     assert [task["run_id"] for task in tasks] == [run["id"]], json.dumps(tasks)
+
+
+async def test_a_workspace_named_like_another_id_captures_nothing(
+    server: LiveApp, http: httpx.AsyncClient
+) -> None:
+    # Mallory names a workspace after the id of the workspace her victim works in, invites the
+    # victim there first, and hopes requests naming that id land in hers.
+    await server.engine.accounts.create_user(email="mallory@example.com", password=PASSWORD)
+    mallory = bearer(await session_token(server.url, "mallory@example.com"))
+    trap = await http.post(f"{API}/workspaces", json={"name": DEFAULT_WS}, headers=mallory)
+    assert trap.status_code == 201, trap.text
+    assert trap.json()["slug"] != DEFAULT_WS, "a slug must never read as another workspace's id"
+    await add_member(
+        http, "victim@example.com", Role.EDITOR, workspace=trap.json()["id"], headers=mallory
+    )
+    await add_member(http, "victim@example.com", Role.EDITOR, password=None)
+    victim = bearer(await session_token(server.url, "victim@example.com"))
+    me = await http.get(f"{API}/auth/me", headers={**victim, "X-QO-Workspace": DEFAULT_WS})
+    assert me.json()["workspace_id"] == DEFAULT_WS, me.json()
+    members = await http.get(f"{API}/workspaces/{DEFAULT_WS}/members", headers=victim)
+    assert "mallory@example.com" not in members.text
+    assert "admin@example.com" in members.text

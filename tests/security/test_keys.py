@@ -8,11 +8,14 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from tests.security.conftest import (
     API,
+    DEFAULT_WS,
+    add_member,
     assert_problem,
     bearer,
     create_agent_token,
     create_api_key,
     registration,
+    session_token,
 )
 from tests.support.server import LiveApp
 
@@ -214,3 +217,25 @@ async def test_agent_tokens_speak_only_the_agent_protocol_of_their_pool(
             f"{API}/agent/register", json=registration("gpu", "gpu.work"), headers=headers
         )
         assert_problem(response, 403, "forbidden")
+
+
+async def test_a_key_never_outlasts_or_outranks_its_maker(
+    server: LiveApp, http: httpx.AsyncClient, anonymous: httpx.AsyncClient
+) -> None:
+    member = await add_member(http, "key-maker@example.com", Role.ADMIN)
+    maker = bearer(await session_token(server.url, "key-maker@example.com"))
+    key = bearer((await create_api_key(http, Role.ADMIN, headers=maker))["key"])
+    other = bearer((await create_api_key(http, Role.ADMIN))["key"])
+    new_key = {"name": "minted", "role": "viewer"}
+    assert (await anonymous.post(f"{API}/api-keys", json=new_key, headers=key)).status_code == 201
+    # The maker is demoted to editor: the key acts as an editor from the next request on.
+    members = f"{API}/workspaces/{DEFAULT_WS}/members/{member['user_id']}"
+    assert (await http.put(members, json={"role": "editor"})).status_code == 200
+    assert_problem(await anonymous.post(f"{API}/api-keys", json=new_key, headers=key), 403)
+    assert_problem(await anonymous.get(f"{API}/api-keys", headers=key), 403)
+    assert (await anonymous.get(f"{API}/secrets", headers=key)).status_code == 200
+    # The maker leaves: the key stops working altogether; keys of others are untouched.
+    assert (await http.delete(members)).status_code == 204
+    refused = await anonymous.get(f"{API}/workflows", headers=key)
+    assert "left the workspace" in assert_problem(refused, 401, "unauthenticated")["detail"]
+    assert (await anonymous.get(f"{API}/api-keys", headers=other)).status_code == 200

@@ -37,7 +37,7 @@ from tests.support.server import LiveApp
 
 from quantum_orchestrator.domain.auth import Role
 
-EXAMPLES = 25  # per operation, generation mode and set of path parameters
+EXAMPLES = 40  # per operation, generation mode and set of path parameters
 BUDGET = 150.0  # seconds for the whole walk; later operations get fewer examples if it runs low
 POOL = "fuzz"
 WORKFLOW = "fuzz-flow"

@@ -64,6 +64,9 @@ class _Attempt:
 def _error(code: str, message: str, *, retryable: bool, redact: Sequence[str] = ()) -> ErrorInfo:
     # Redacted before it is cut: a secret cut in two would no longer be recognised.
     message = redact_text(message, redact)
+    # NUL and lone surrogates cannot be stored; the server would refuse the whole report.
+    message = message.replace("\x00", "\\0").encode("utf-8", "replace").decode("utf-8")
+    code = code.replace("\x00", "")
     return ErrorInfo(code=code, message=message[:_MAX_MESSAGE_CHARS], retryable=retryable)
 
 
@@ -628,7 +631,16 @@ class AgentRuntime:
         except (TypeError, ValueError) as exc:
             message = f"the output is not JSON-serialisable: {exc}"
             return _failed(task, _error("invalid_output", message, retryable=False))
-        size = len(encoded.encode("utf-8"))
+        try:
+            size = len(encoded.encode("utf-8"))
+        except UnicodeEncodeError:
+            message = "the output holds text that is not valid Unicode (a lone surrogate)"
+            return _failed(task, _error("invalid_output", message, retryable=False))
+        # Databases cannot store NUL in text (PostgreSQL refuses it), so the server refuses
+        # it too: reported as is, the result would be refused again at every retry.
+        if _holds_nul(output):
+            message = "the output holds a NUL character (\\u0000), which cannot be stored"
+            return _failed(task, _error("invalid_output", message, retryable=False))
         if size > self._max_output_bytes:
             too_large = OutputTooLargeError(
                 f"the output is {size} bytes; the limit is {self._max_output_bytes}",
@@ -643,6 +655,16 @@ class AgentRuntime:
             status="succeeded",
             output=json.loads(encoded),
         )
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_holds_nul(item) for item in value)
+    return False
 
 
 __all__ = ["AgentRuntime", "RuntimeOptions", "error_info"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -111,9 +112,14 @@ class Agent:
         return register
 
     async def run(self, *, server: str, token: str | None = None) -> None:
-        """Serve this agent against ``server`` until :meth:`shutdown` or SIGTERM/SIGINT."""
+        """Serve this agent against ``server`` until :meth:`shutdown` or SIGTERM/SIGINT.
+
+        ``token`` is an agent token of this agent's pool; default ``$QO_AGENT_TOKEN``.
+        """
         if self._runtime is not None:
             raise RuntimeError("this agent is already running")
+        if token is None:
+            token = os.environ.get("QO_AGENT_TOKEN") or None
         await serve_agents([self], server=server, token=token, on_runtime=self._attach)
 
     def _attach(self, runtime: AgentRuntime | None) -> None:

@@ -61,16 +61,7 @@ def _check_csrf(request: Request, session_token: str) -> None:
         )
 
 
-async def authenticate(request: Request, response: Response) -> Principal:
-    """The caller of this request, within its rate limit; 401 without valid credentials."""
-    cached: Principal | None = getattr(request.state, "principal", None)
-    if cached is not None:
-        return cached
-    engine = get_engine(request)
-    # Routes under /workspaces/{workspace_id} act on that workspace; others on the header's.
-    workspace = (
-        request.path_params.get("workspace_id") or request.headers.get(WORKSPACE_HEADER) or None
-    )
+async def _credentials(request: Request, engine: Engine, workspace: str | None) -> Principal:
     authorization = request.headers.get("Authorization")
     if authorization is not None:
         scheme, _, token = authorization.partition(" ")
@@ -90,7 +81,31 @@ async def authenticate(request: Request, response: Response) -> Principal:
         )
         if principal.kind != "user":
             raise AuthenticationError("the session cookie is not valid")
+    return principal
+
+
+async def authenticate(request: Request, response: Response) -> Principal:
+    """The caller of this request, within its rate limit; 401 without valid credentials."""
+    cached: Principal | None = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    engine = get_engine(request)
+    # Routes under /workspaces/{workspace_id} act on that workspace; others on the header's.
+    workspace = (
+        request.path_params.get("workspace_id") or request.headers.get(WORKSPACE_HEADER) or None
+    )
     limiter: RateLimiter | None = request.app.state.rate_limiter
+    try:
+        principal = await _credentials(request, engine, workspace)
+    except AuthenticationError:
+        if limiter is not None:
+            # Callers without valid credentials are known only by their address: their
+            # failures share its budget (429 once spent), so token guessing is throttled
+            # while valid callers from the same address are not.
+            address_key = f"address:{client_address(request)}"
+            limiter.check(address_key, what="requests without valid credentials")
+            limiter.spend(address_key)
+        raise
     if limiter is not None:
         response.headers.update(limiter.take(principal.rate_key).headers())
     request.state.principal = principal

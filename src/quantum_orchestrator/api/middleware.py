@@ -145,6 +145,19 @@ class RequestContext:
                     "timeout",
                     f"the request took longer than {self.timeout:g} s and was stopped",
                 )
+        except Exception:
+            # A bug: the outermost handler logs it, but answers past this middleware, without
+            # the request id and security headers. The same problem is answered here instead.
+            if not status_holder["started"]:
+                await self._problem(
+                    send_with_id,
+                    scope,
+                    500,
+                    "internal_error",
+                    "an unexpected error happened; the server log has the details under this "
+                    "request id",
+                )
+            raise
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
@@ -157,7 +170,7 @@ class RequestContext:
         return f"the request body is larger than the limit of {self.max_body_bytes} bytes"
 
     async def _problem(self, send: Send, scope: Scope, status: int, code: str, detail: str) -> None:
-        titles = {413: "Content Too Large", 504: "Gateway Timeout"}
+        titles = {413: "Content Too Large", 500: "Internal Server Error", 504: "Gateway Timeout"}
         body = json.dumps(
             {
                 "type": f"https://quantum-orchestrator.dev/problems/{code}",

@@ -1,9 +1,10 @@
 """Rate limiting per principal: a token bucket, in memory (one server process).
 
-Each principal (an anonymous caller is known by its address) has a bucket of ``burst`` tokens
-refilled at ``rate`` per second; a request takes one. An empty bucket answers 429 with
-``Retry-After``. Every answer carries ``RateLimit-Limit``, ``RateLimit-Remaining`` and
-``RateLimit-Reset``.
+Each principal (user, API key, agent token) has a bucket of ``burst`` tokens refilled at
+``rate`` per second; a request takes one. Requests without valid credentials spend from their
+address's bucket. An empty bucket answers 429 with ``Retry-After``. Authenticated answers carry
+``RateLimit-Limit``, ``RateLimit-Remaining`` and ``RateLimit-Reset``. Failed logins use a
+second, much slower limiter of the same kind (``check`` then ``spend`` on failure).
 """
 
 from __future__ import annotations

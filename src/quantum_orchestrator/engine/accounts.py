@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from quantum_orchestrator.domain.auth import (
+    ROLE_RANK,
     AuthenticationError,
     Principal,
     Role,
@@ -55,8 +56,8 @@ class Login:
     user: Row
 
 
-def _stale(stamp: datetime | None, now: datetime) -> bool:
-    return stamp is None or now - stamp >= _TOUCH_EVERY
+def _stale(stamp: datetime | None, now: datetime, every: timedelta = _TOUCH_EVERY) -> bool:
+    return stamp is None or now - stamp >= every
 
 
 class AccountService:
@@ -65,6 +66,8 @@ class AccountService:
     def __init__(self, *, uow: UnitOfWork, settings: AuthSettings) -> None:
         self._uow = uow
         self._settings = settings
+        # Often enough that a short idle timeout still measures idleness, not age.
+        self._touch_every = min(_TOUCH_EVERY, timedelta(seconds=settings.session_idle_timeout / 4))
 
     async def bootstrap(self, *, email: str, password: str | None) -> Bootstrap | None:
         """On an empty database, the first admin: owner of the default workspace.
@@ -233,7 +236,7 @@ class AccountService:
             )
         if member is None and workspace is not None:
             raise NotFoundError(f"workspace {workspace!r} not found")
-        if _stale(session["last_seen_at"], now):
+        if _stale(session["last_seen_at"], now, self._touch_every):
             async with self._uow.write() as tx:
                 await repos.credentials.touch_session(tx.conn, session_id=session["id"], now=now)
         return Principal(
@@ -257,6 +260,14 @@ class AccountService:
 
     async def _key_principal(self, digest: str, now: datetime, workspace: str | None) -> Principal:
         key = await self._live_key(API_KEYS, digest, now, "API key")
+        # A key acts for the member who made it: never above that member's role today, and not
+        # at all once the member has left (a key must not outlive its maker's access).
+        creator = key["creator_role"]
+        if creator is None:
+            raise AuthenticationError(
+                "the API key is not valid: the member who made it has left the workspace"
+            )
+        role = min(Role(key["role"]), Role(creator), key=ROLE_RANK.__getitem__)
         if workspace is not None and workspace != key["workspace_id"]:
             await self._check_workspace_alias(workspace, key["workspace_id"])
         return Principal(
@@ -264,7 +275,7 @@ class AccountService:
             subject=key["id"],
             label=key["name"],
             workspace_id=key["workspace_id"],
-            role=Role(key["role"]),
+            role=role,
             user_id=key["created_by"],
         )
 
@@ -293,6 +304,13 @@ class AccountService:
         repos = self._uow.repos
         async with self._uow.read() as conn:
             key = await repos.credentials.key_by_hash(conn, table, digest)
+            if key is not None and table is API_KEYS:
+                maker = await repos.workspaces.membership(
+                    conn, user_id=key["created_by"], workspace=key["workspace_id"]
+                )
+                key["creator_role"] = (
+                    maker["role"] if maker and maker["id"] == key["workspace_id"] else None
+                )
         if (
             key is None
             or key["revoked_at"] is not None

@@ -23,9 +23,15 @@ from quantum_orchestrator.store.types import new_id
 Row = dict[str, Any]
 
 
+# Workspace ids are 32 hex digits; a slug spelled like one could pass for another workspace.
+_ID_LIKE = re.compile(r"[0-9a-f]{32}")
+
+
 def slugify(name: str) -> str:
-    """A URL-friendly form of a workspace name."""
+    """A URL-friendly form of a workspace name (never one that reads as a workspace id)."""
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60]
+    if _ID_LIKE.fullmatch(slug):
+        slug = f"ws-{slug}"
     return slug or "workspace"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -63,15 +63,21 @@ class WorkspaceStore:
     async def membership(
         self, conn: AsyncConnection, *, user_id: str, workspace: str | None
     ) -> Row | None:
-        """The user's workspace (by id or slug; the first one when None) with the role."""
+        """The user's workspace (by id or slug; the first one when None) with the role.
+
+        An id wins over a slug that happens to be spelled the same, whatever the order in which
+        the user joined them.
+        """
         query = (
             select(workspaces, memberships.c.role)
             .join(memberships, memberships.c.workspace_id == workspaces.c.id)
             .where(memberships.c.user_id == user_id)
         )
+        order: list[Any] = [memberships.c.created_at, workspaces.c.id]
         if workspace is not None:
             query = query.where((workspaces.c.id == workspace) | (workspaces.c.slug == workspace))
-        query = query.order_by(memberships.c.created_at, workspaces.c.id).limit(1)
+            order.insert(0, case((workspaces.c.id == workspace, 0), else_=1))
+        query = query.order_by(*order).limit(1)
         row = (await conn.execute(query)).mappings().first()
         return dict(row) if row else None
 

@@ -331,3 +331,19 @@ async def test_bad_token_stops_the_agent(api: tuple[FakeAgentApi, str]) -> None:
     agent.capability("ml.noop")(lambda params, ctx: None)
     with pytest.raises(TransportError, match="401"):
         await agent.run(server=url, token="wrong")
+
+
+async def test_the_agent_token_comes_from_the_environment(
+    api: tuple[FakeAgentApi, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake, url = api
+    agent = Agent("ml", name="from-env")
+    agent.capability("ml.noop")(lambda params, ctx: None)
+    monkeypatch.setenv("QO_AGENT_TOKEN", "wrong")
+    with pytest.raises(TransportError, match="401"):
+        await agent.run(server=url)
+    monkeypatch.setenv("QO_AGENT_TOKEN", TOKEN)
+    running = asyncio.create_task(agent.run(server=url))
+    await wait_for(lambda: bool(fake.agents))
+    await agent.shutdown()
+    await asyncio.wait_for(running, 10)

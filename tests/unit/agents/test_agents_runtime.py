@@ -245,6 +245,9 @@ async def test_handler_raising_timeout_error_itself_is_a_handler_error() -> None
         ("x" * 2000, "output_too_large"),
         ({"bad": object()}, "invalid_output"),
         (float("nan"), "invalid_output"),
+        ({"text": "a\x00b"}, "invalid_output"),
+        ([{"a\x00": 1}], "invalid_output"),
+        ("\ud800", "invalid_output"),
     ],
 )
 async def test_bad_outputs_are_non_retryable_failures(output: Any, code: str) -> None:
@@ -517,3 +520,18 @@ async def test_run_twice_is_refused() -> None:
         pass
     with pytest.raises(RuntimeError, match="runs once"):
         await runtime.run()
+
+
+async def test_error_messages_are_made_storable() -> None:
+    transport = MemoryTransport()
+
+    async def raises(params: dict[str, Any], ctx: StepContext) -> Any:
+        raise ValueError("bad\x00byte and \ud800 surrogate")
+
+    async with make_runtime(transport, {"test.raise": raises}):
+        transport.add(make_task("s1", "test.raise"))
+        results = await transport.wait_results(1)
+    message = results["s1"]["error"]["message"]
+    assert "\x00" not in message
+    assert "bad\\0byte" in message
+    message.encode("utf-8")
