@@ -1,9 +1,10 @@
-"""Generate the built-in node type reference of ``docs/workflow-spec.md`` from the catalog.
+"""Generate the node type reference from the catalog: ``docs/node-types.md`` (every built-in
+type with its params) and the summary table inside ``docs/workflow-spec.md``.
 
 Usage::
 
-    python docs/gen_node_types.py           # print the generated section
-    python docs/gen_node_types.py --write   # replace it inside docs/workflow-spec.md
+    python docs/gen_node_types.py           # print both
+    python docs/gen_node_types.py --write   # rewrite docs/node-types.md, and the section
 
 The tables come from the JSON Schemas in ``quantum_orchestrator.domain.node_types``.
 """
@@ -15,9 +16,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from quantum_orchestrator.domain.node_types import BUILTIN_NODE_TYPES, NodeType
+from quantum_orchestrator.domain.node_types import BUILTIN_NODE_TYPES, CATEGORIES, NodeType
 
 DOC = Path(__file__).with_name("workflow-spec.md")
+REFERENCE = Path(__file__).with_name("node-types.md")
 BEGIN = "<!-- BEGIN GENERATED: python docs/gen_node_types.py --write -->"
 END = "<!-- END GENERATED -->"
 
@@ -100,17 +102,132 @@ def _section(node_type: NodeType) -> list[str]:
     if "not" in node_type.params_schema:
         both = node_type.params_schema["not"].get("required", [])
         extra.append("Give at most one of " + " and ".join(f"`{p}`" for p in both) + ".")
+    for rule in node_type.params_schema.get("allOf", []):
+        condition = rule.get("if", {}).get("properties", {})
+        needed = rule.get("then", {}).get("required", [])
+        if len(condition) == 1 and needed:
+            ((param, match),) = condition.items()
+            extra.append(
+                f"With `{param}: {match.get('const')}`, also required: "
+                + ", ".join(f"`{p}`" for p in needed)
+                + "."
+            )
     if extra:
         lines += ["", " ".join(extra)]
     return [*lines, ""]
 
 
+def _anchor(name: str) -> str:
+    # GitHub's heading anchors: lower case, punctuation other than - and _ dropped.
+    return "".join(c for c in name.lower() if c.isalnum() or c in "-_")
+
+
+def _summary(description: str) -> str:
+    first = description.split(". ", 1)[0].rstrip(".")
+    return first + "."
+
+
 def generate() -> str:
     """The generated section of ``docs/workflow-spec.md``, markers included."""
-    lines = [BEGIN, ""]
+    lines = [
+        BEGIN,
+        "",
+        "Every built-in node type, with all its params, is described in "
+        "[node-types.md](node-types.md).",
+        "",
+        "| type | runs on | what it does |",
+        "|---|---|---|",
+    ]
     for node_type in BUILTIN_NODE_TYPES:
-        lines += _section(node_type)
-    lines.append(END)
+        runs_on = "engine" if node_type.executor == "engine" else "agent"
+        lines.append(
+            f"| [`{node_type.name}`](node-types.md#{_anchor(node_type.name)}) | {runs_on} "
+            f"| {_cell(_summary(node_type.description))} |"
+        )
+    lines += ["", END]
+    return "\n".join(lines) + "\n"
+
+
+_CATEGORY_TITLES = {
+    "core": "Core: flow control",
+    "specialized": "Specialized: data and integrations",
+    "ml": "ML: models over HTTP",
+    "generative": "Generative: language models",
+}
+
+_PACKS = """## Node packs (third-party node types)
+
+A separate Python distribution can add node types. It declares an entry point in the group
+`quantum_orchestrator.node_types` naming a `NodePack` (or a function without arguments that
+returns one):
+
+```toml
+[project.entry-points."quantum_orchestrator.node_types"]
+acme = "acme_nodes:pack"
+```
+
+```python
+from quantum_orchestrator.domain.node_packs import NodePack
+from quantum_orchestrator.domain.node_types import NodeType
+
+
+async def resize(params, ctx):  # the signature of every capability handler
+    return {"width": params["width"] // 2}
+
+
+pack = NodePack(
+    name="acme-nodes",
+    node_types=(
+        NodeType(
+            name="acme.resize",
+            category="acme",
+            description="Halves a width.",
+            params_schema={
+                "type": "object",
+                "required": ["width"],
+                "properties": {"width": {"type": "integer"}},
+            },
+        ),
+    ),
+    handlers={"acme.resize": resize},
+)
+```
+
+Install the package beside the platform and restart: the server loads the installed packs when
+it starts (their types appear in `GET /api/v1/node-types` and in the builder, and specs using
+them are validated against their schemas), and agents that serve the built-in node types (the
+agents of `qo up`, and `qo agent` started without modules of its own) serve them too. The rules:
+a type's name is `category.name` in lower case, its category is the name's first part, it must
+not redefine a built-in type or another pack's type, its params schema is an object schema, it
+runs on agents and has a handler. A pack that fails to import or breaks a rule is left out and
+logged as an error (`node pack '…' was not loaded: …`); the process goes on without it.
+A complete example lives in `examples/node_pack/`.
+"""
+
+
+def generate_reference() -> str:
+    """The whole of ``docs/node-types.md``."""
+    lines = [
+        "# Node types",
+        "",
+        "<!-- Generated by `python docs/gen_node_types.py --write` from the JSON Schemas in "
+        "`src/quantum_orchestrator/domain/node_types.py`: do not edit by hand. -->",
+        "",
+        "A node's `type` names what it does; its `params` are checked against the type's JSON "
+        "Schema when a workflow is saved (a param that is a template such as "
+        "`{{ inputs.x }}` is checked leniently: its value is known only when the step runs). "
+        "The same schemas are served by "
+        "`GET /api/v1/node-types`. Errors carry a `code` and say whether they are `retryable`.",
+        "",
+    ]
+    categories = [c for c in CATEGORIES if any(t.category == c for t in BUILTIN_NODE_TYPES)]
+    categories += sorted({t.category for t in BUILTIN_NODE_TYPES} - set(categories))
+    for category in categories:
+        lines += [f"## {_CATEGORY_TITLES.get(category, category)}", ""]
+        for node_type in BUILTIN_NODE_TYPES:
+            if node_type.category == category:
+                lines += _section(node_type)
+    lines.append(_PACKS.rstrip("\n"))
     return "\n".join(lines) + "\n"
 
 
@@ -124,16 +241,17 @@ def current_section(text: str) -> str:
 
 
 def write() -> None:
-    """Replace the generated section of the document in place."""
+    """Replace the generated section of ``workflow-spec.md`` and rewrite ``node-types.md``."""
     text = DOC.read_text(encoding="utf-8")
     old = current_section(text)
     if not old:
         raise SystemExit(f"{DOC}: the {BEGIN!r} / {END!r} markers are missing")
     DOC.write_text(text.replace(old, generate()), encoding="utf-8")
+    REFERENCE.write_text(generate_reference(), encoding="utf-8")
 
 
 if __name__ == "__main__":
     if "--write" in sys.argv[1:]:
         write()
     else:
-        sys.stdout.write(generate())
+        sys.stdout.write(generate_reference() + "\n" + generate())

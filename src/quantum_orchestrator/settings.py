@@ -31,6 +31,15 @@ class DatabaseSettings(BaseModel):
     echo: bool = Field(False, description="Log every SQL statement (debugging only).")
 
 
+class LlmPrice(BaseModel):
+    """What one model costs, per 1000 tokens (any currency, used consistently)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt_per_1k: float = Field(0.0, ge=0, description="Price of 1000 prompt tokens.")
+    completion_per_1k: float = Field(0.0, ge=0, description="Price of 1000 completion tokens.")
+
+
 class EngineSettings(BaseModel):
     """Timings and limits of the engine."""
 
@@ -58,6 +67,19 @@ class EngineSettings(BaseModel):
         "agent; `allow`: any `category.name` is accepted (an agent may offer it later).",
     )
     claim_batch: int = Field(64, ge=1, le=1000, description="Most tasks handed out per claim.")
+    max_subworkflow_depth: int = Field(
+        8,
+        ge=1,
+        le=100,
+        description="How deep `core.subworkflow` runs may nest (a run started by a run started "
+        "by …); past it the step fails, so a workflow that calls itself cannot recurse for ever.",
+    )
+    llm_prices: dict[str, LlmPrice] = Field(
+        default_factory=dict,
+        description="Price table of LLM usage, JSON such as "
+        '`{"gpt-4o-mini": {"prompt_per_1k": 0.00015, "completion_per_1k": 0.0006}}`; a key '
+        "ending in `*` is a prefix, `*` alone matches any model. Unlisted models cost 0.",
+    )
 
 
 class AgentPoolSettings(BaseModel):

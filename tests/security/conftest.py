@@ -45,6 +45,8 @@ PUBLIC_ROUTES = frozenset(
         ("GET", "/readyz"),
         ("POST", f"{API}/auth/login"),
         ("POST", f"{API}/auth/token"),
+        # Webhooks: authenticated by their HMAC signature, not by a credential.
+        ("POST", f"{API}/hooks/{{hook_id}}"),
     }
 )
 # Routes FastAPI itself serves (not API routes): the schema and the interactive docs.

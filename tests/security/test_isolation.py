@@ -79,6 +79,12 @@ async def _workspace_b(server: LiveApp, http: httpx.AsyncClient) -> Tenant:
     member = await add_member(
         http, "bee-member@example.com", Role.VIEWER, workspace=workspace["id"], headers=headers
     )
+    trigger = await http.post(
+        f"{API}/workflows/bee-flow/triggers",
+        json={"kind": "schedule", "name": "bee-schedule", "schedule": {"interval": 3600}},
+        headers=headers,
+    )
+    assert trigger.status_code == 201, trigger.text
     return Tenant(
         workspace=workspace,
         headers=headers,
@@ -97,6 +103,7 @@ async def _workspace_b(server: LiveApp, http: httpx.AsyncClient) -> Tenant:
             "member_id": member["user_id"],
             "member_email": "bee-member@example.com",
             "capability": B_ONLY_CAPABILITY,
+            "trigger_id": trigger.json()["id"],
         },
     )
 
@@ -110,8 +117,10 @@ def _b_values(b: Tenant) -> dict[str, str]:
         "ref": b.objects["workflow_id"],
         "number": "1",
         "run_id": b.objects["run_id"],
+        "node_id": "any-node",
         "agent_id": b.objects["agent_id"],
         "name": b.objects["secret"],
+        "trigger_id": b.objects["trigger_id"],
     }
 
 
@@ -127,6 +136,7 @@ def _body(method: str, path: str) -> dict[str, Any]:
         f"{API}/api-keys/{{key_id}}/rotate": {"grace_hours": 0},
         f"{API}/workflows/{{ref}}": {"spec": transform_spec("bee-flow")},
         f"{API}/workflows/{{ref}}/runs": {"inputs": {"who": "a"}},
+        f"{API}/workflows/{{ref}}/triggers": {"kind": "webhook", "name": "intruder"},
         f"{API}/agent/{{agent_id}}/heartbeat": {"running": []},
         f"{API}/agent/{{agent_id}}/claim": {"max": 1, "wait": 0},
         f"{API}/agent/{{agent_id}}/results": {"results": []},

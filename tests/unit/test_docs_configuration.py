@@ -32,6 +32,24 @@ def test_generated_section_is_current(generator: str, document: str) -> None:
     )
 
 
+def test_node_type_reference_is_current() -> None:
+    module = _load("gen_node_types")
+    text = (DOCS / "node-types.md").read_text(encoding="utf-8")
+    assert text == module.generate_reference(), (
+        "docs/node-types.md is out of date: run `python docs/gen_node_types.py --write`"
+    )
+
+
+def test_every_node_type_is_in_the_reference() -> None:
+    from quantum_orchestrator.domain.node_types import BUILTIN_NODE_TYPES
+
+    text = (DOCS / "node-types.md").read_text(encoding="utf-8")
+    for node_type in BUILTIN_NODE_TYPES:
+        assert f"### `{node_type.name}`" in text
+        for param in node_type.params_schema.get("properties", {}):
+            assert f"| `{param}` |" in text
+
+
 def test_every_setting_is_documented() -> None:
     from quantum_orchestrator.settings import Settings
 

@@ -66,6 +66,14 @@ class NodeResources:
             self._clients[key] = client
         return client
 
+    def address_policy(self, *, extra_allow: Sequence[str] = ()) -> AddressPolicy:
+        """The address policy of a step: the agent's allow-list plus ``extra_allow`` (CIDRs).
+
+        For outbound connections that are not HTTP (SMTP): they are checked against the same
+        rules as the HTTP client's. A malformed entry raises ``ValueError``.
+        """
+        return AddressPolicy(allow=(*self._allow, *extra_allow))
+
     @property
     def closed(self) -> bool:
         """True once :meth:`aclose` ran."""

@@ -18,6 +18,7 @@ from quantum_orchestrator.agents.resources import NodeResources
 from quantum_orchestrator.agents.runtime import AgentRuntime, RuntimeOptions
 from quantum_orchestrator.agents.transport import AgentTransport
 from quantum_orchestrator.domain.agent_protocol import CapabilityInfo
+from quantum_orchestrator.domain.node_packs import load_node_packs
 
 if TYPE_CHECKING:
     from quantum_orchestrator.agents.sdk import Agent
@@ -31,6 +32,23 @@ DEFAULT_CONCURRENCY = 4
 def default_agent_name() -> str:
     """``host-pid``: unique enough among the agents of one pool."""
     return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def _pack_capabilities() -> tuple[list[CapabilityInfo], dict[str, Handler]]:
+    """The node types of the installed node packs; broken packs are logged and left out."""
+    loaded = load_node_packs()
+    for problem in loaded.problems:
+        logger.error("%s", problem)
+    capabilities = [
+        CapabilityInfo(
+            name=node_type.name,
+            category=node_type.category,
+            description=node_type.description,
+            params_schema=node_type.params_schema,
+        )
+        for node_type in loaded.node_types()
+    ]
+    return capabilities, dict(loaded.handlers())
 
 
 def build_runtime(
@@ -48,7 +66,8 @@ def build_runtime(
 
     ``pool`` defaults to the agents' common pool; ``concurrency`` to the sum of theirs (each
     agent declared what it can run at once); ``name`` to the single agent's name, else
-    ``host-pid``. With no agents the built-in capabilities are served. ``options.concurrency``
+    ``host-pid``. With no agents the built-in capabilities are served, with those of the
+    installed node packs (``quantum_orchestrator.node_types`` entry points). ``options.concurrency``
     is replaced by the resolved concurrency.
     """
     include_builtin = include_builtin or not agents
@@ -74,6 +93,7 @@ def build_runtime(
     if include_builtin:
         resources = NodeResources(http_allow=http_allow)
         sources.append((builtin_capabilities(), builtin_handlers(resources=resources)))
+        sources.append(_pack_capabilities())
     for agent_capabilities, agent_handlers in sources:
         for capability in agent_capabilities:
             if capability["name"] in handlers:

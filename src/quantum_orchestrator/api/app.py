@@ -6,6 +6,7 @@ disabled) the built-in agent pool; on shutdown it drains the agents and closes e
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,13 +17,17 @@ from quantum_orchestrator.__about__ import __version__
 from quantum_orchestrator.api import (
     agent_protocol,
     agents,
+    approvals,
     audit,
     auth,
     health,
+    hooks,
     keys,
     node_types,
     runs,
     secrets,
+    triggers,
+    usage,
     workflows,
     workspaces,
 )
@@ -31,12 +36,25 @@ from quantum_orchestrator.api.embedded import EmbeddedAgents
 from quantum_orchestrator.api.middleware import RequestContext
 from quantum_orchestrator.api.problems import install_problem_handlers
 from quantum_orchestrator.api.ratelimit import RateLimiter
+from quantum_orchestrator.domain.node_packs import load_node_packs
 from quantum_orchestrator.engine.engine import Engine
 from quantum_orchestrator.observability.metrics import Metrics
 from quantum_orchestrator.security.secrets import load_secret_box
 from quantum_orchestrator.settings import Settings
 from quantum_orchestrator.store.database import Database, DatabaseOptions
 from quantum_orchestrator.store.migrate import upgrade
+
+_logger = logging.getLogger("quantum_orchestrator.api")
+
+
+def _load_node_packs(engine: Engine) -> None:
+    """Add the node types of the installed node packs to the catalog; broken packs are logged."""
+    loaded = load_node_packs()
+    for problem in loaded.problems:
+        _logger.error("%s", problem)
+    for pack in loaded.packs:
+        _logger.info("node pack %s %s loaded", pack.name, pack.version)
+    engine.catalog.add_node_types(loaded.node_types())
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -63,6 +81,7 @@ def create_app(settings: Settings) -> FastAPI:
                 auth=settings.auth,
             )
             engine.step_observers.append(metrics.step_finished)
+            _load_node_packs(engine)
             app.state.engine = engine
             admin_password = settings.admin_password
             app.state.bootstrap = await engine.accounts.bootstrap(
@@ -109,11 +128,15 @@ def create_app(settings: Settings) -> FastAPI:
         keys,
         workflows,
         runs,
+        approvals,
         agents,
         agent_protocol,
         node_types,
         secrets,
+        triggers,
+        hooks,
         audit,
+        usage,
         health,
     ):
         app.include_router(module.router)

@@ -12,7 +12,18 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from quantum_orchestrator.__about__ import __version__
-from quantum_orchestrator.cli import admin, agents, audit, auth, keys, runs, workflow, workspaces
+from quantum_orchestrator.cli import (
+    admin,
+    agents,
+    approvals,
+    audit,
+    auth,
+    keys,
+    runs,
+    triggers,
+    workflow,
+    workspaces,
+)
 from quantum_orchestrator.cli._common import build_settings, err, fail, guarded
 
 if TYPE_CHECKING:
@@ -37,6 +48,10 @@ app.add_typer(keys.agent_tokens_app, name="agent-tokens")
 app.add_typer(admin.admin_app, name="admin")
 app.add_typer(db_app, name="db")
 app.add_typer(audit.app, name="audit")
+app.add_typer(approvals.app, name="approvals")
+app.add_typer(triggers.app, name="triggers")
+app.command("approve")(approvals.approve_command)
+app.command("reject")(approvals.reject_command)
 app.command("run")(runs.run_command)
 app.command("agent")(agents.agent_command)
 app.command("login")(auth.login_command)

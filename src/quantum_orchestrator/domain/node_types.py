@@ -85,6 +85,89 @@ BUILTIN_NODE_TYPES: tuple[NodeType, ...] = (
         },
     ),
     NodeType(
+        name="core.wait_until",
+        category="core",
+        description="Waits until a point in time (ISO 8601 with a zone; a time already past "
+        "does not wait). Durable like `core.delay`. Output: `{until}` in UTC.",
+        executor="engine",
+        params_schema={
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["until"],
+            "properties": {
+                "until": {
+                    "type": "string",
+                    "minLength": 1,
+                    "description": "An ISO 8601 date and time with its zone, e.g. "
+                    "`2030-01-01T09:00:00+01:00`; templates allowed.",
+                }
+            },
+        },
+    ),
+    NodeType(
+        name="core.approval",
+        category="core",
+        description="Waits for a person (operator role or above) to approve or reject. "
+        "Approved: succeeds with `{decision, comment, decided_by, decided_at}`. Rejected: fails "
+        "with the non-retryable error `approval_rejected`. With `timeout`, the "
+        "`default_decision` applies when nobody decided in time.",
+        executor="engine",
+        params_schema={
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "message": {
+                    "type": "string",
+                    "maxLength": 10_000,
+                    "description": "What the approvers are asked; templates allowed.",
+                },
+                "timeout": {
+                    "type": "number",
+                    "exclusiveMinimum": 0,
+                    "maximum": 2_592_000,
+                    "description": "Seconds to wait for a decision, at most 30 days; "
+                    "none: wait for ever.",
+                },
+                "default_decision": {
+                    "enum": ["approved", "rejected"],
+                    "default": "rejected",
+                    "description": "The decision taken when the timeout passes.",
+                },
+            },
+        },
+    ),
+    NodeType(
+        name="core.subworkflow",
+        category="core",
+        description="Runs a deployed workflow of the same workspace (a pinned version or the "
+        "latest) with templated inputs and waits for it. Output: the child run's outputs; the "
+        "step fails when the child run fails or is cancelled. Cancelling the run cancels the "
+        "child runs.",
+        executor="engine",
+        params_schema={
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["workflow"],
+            "properties": {
+                "workflow": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 100,
+                    "description": "The workflow's name or id.",
+                },
+                "version": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "description": "A version number; default the latest deployed.",
+                },
+                "inputs": {
+                    "type": "object",
+                    "description": "The child run's inputs; strings are templates.",
+                },
+            },
+        },
+    ),
+    NodeType(
         name="core.branch",
         category="core",
         description="Chooses which outgoing connections are taken. Each case has a label and a "
@@ -208,6 +291,315 @@ BUILTIN_NODE_TYPES: tuple[NodeType, ...] = (
                 },
             },
             "not": {"required": ["json", "body"]},
+        },
+    ),
+    NodeType(
+        name="specialized.extract",
+        category="specialized",
+        description="Parses HTML (CSS selectors), JSON (JSONPath) or CSV into structured data. "
+        "`items` selects repeated records and `fields` reads values relative to each record "
+        "(output: a list of objects); without `items`, `fields` are read from the whole document "
+        "(output: one object). A field is a selector or path string, or an object "
+        "`{selector|path, attribute, html, all, default}`. CSV gives a list of rows (objects "
+        "keyed by the header, or lists).",
+        params_schema={
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["format", "content"],
+            "properties": {
+                "format": {"enum": ["html", "json", "csv"]},
+                "content": {
+                    "description": "The document: text, or for json also an already parsed "
+                    "value such as an HTTP response body."
+                },
+                "items": {
+                    "type": "string",
+                    "minLength": 1,
+                    "description": "html: a CSS selector; json: a JSONPath.",
+                },
+                "fields": {
+                    "type": "object",
+                    "additionalProperties": {
+                        "anyOf": [
+                            {"type": "string", "minLength": 1},
+                            {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "properties": {
+                                    "selector": {"type": "string", "minLength": 1},
+                                    "path": {"type": "string", "minLength": 1},
+                                    "attribute": {"type": "string", "minLength": 1},
+                                    "html": {"type": "boolean"},
+                                    "all": {"type": "boolean"},
+                                    "default": {},
+                                },
+                            },
+                        ]
+                    },
+                    "description": "Output name: selector (html) or JSONPath (json).",
+                },
+                "delimiter": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 1,
+                    "default": ",",
+                    "description": "csv: the field separator.",
+                },
+                "header": {
+                    "type": "boolean",
+                    "default": True,
+                    "description": "csv: the first row names the columns.",
+                },
+                "columns": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "csv: keep only these columns, in this order.",
+                },
+                "limit": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": 1_000_000,
+                    "default": 10_000,
+                    "description": "The most records or rows returned.",
+                },
+            },
+        },
+    ),
+    NodeType(
+        name="ml.predict",
+        category="ml",
+        description="Calls a model served over HTTP with `instances`, in batches of "
+        "`batch_size`: `protocol: kserve` posts `{instances}` and reads `predictions` (KServe "
+        "V1); `protocol: openai` posts `{model, prompt}` to a completions endpoint and reads "
+        "`choices[].text`. Output: `{predictions, batches}`, in input order. Network errors, "
+        "5xx and 429 are retryable.",
+        params_schema={
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["url", "instances"],
+            "properties": {
+                "url": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 8192,
+                    "description": "The predict endpoint, e.g. `.../v1/models/NAME:predict`.",
+                },
+                "protocol": {"enum": ["kserve", "openai"], "default": "kserve"},
+                "instances": {"type": "array", "maxItems": 100_000},
+                "model": {"type": "string", "description": "openai: the model name."},
+                "options": {
+                    "type": "object",
+                    "description": "openai: more fields of the request (max_tokens…).",
+                },
+                "headers": {
+                    "type": "object",
+                    "additionalProperties": {"type": "string"},
+                    "description": "E.g. `Authorization: Bearer {{ secrets.MODEL_KEY }}`.",
+                },
+                "batch_size": {"type": "integer", "minimum": 1, "maximum": 10_000, "default": 32},
+                "timeout": {
+                    "type": "number",
+                    "exclusiveMinimum": 0,
+                    "maximum": 3600,
+                    "default": 60,
+                    "description": "Seconds per batch.",
+                },
+            },
+        },
+    ),
+    NodeType(
+        name="ml.embed",
+        category="ml",
+        description="Text embeddings from an OpenAI-compatible `/embeddings` endpoint, in "
+        "batches. Output: `{embeddings, model, dimensions}` (one vector per input, in order).",
+        params_schema={
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["url", "input"],
+            "properties": {
+                "input": {
+                    "type": ["string", "array"],
+                    "items": {"type": "string"},
+                    "description": "A text or a list of texts.",
+                },
+                "url": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 8192,
+                    "description": "The API base, e.g. `https://api.example.com/v1`; "
+                    "`/embeddings` is appended.",
+                },
+                "model": {"type": "string"},
+                "dimensions": {"type": "integer", "minimum": 1},
+                "headers": {
+                    "type": "object",
+                    "additionalProperties": {"type": "string"},
+                    "description": "E.g. `Authorization: Bearer {{ secrets.MODEL_KEY }}`.",
+                },
+                "batch_size": {"type": "integer", "minimum": 1, "maximum": 10_000, "default": 32},
+                "timeout": {
+                    "type": "number",
+                    "exclusiveMinimum": 0,
+                    "maximum": 3600,
+                    "default": 60,
+                    "description": "Seconds per batch.",
+                },
+            },
+        },
+    ),
+    NodeType(
+        name="ml.similarity",
+        category="ml",
+        description="Ranks `documents` by the cosine similarity of their embeddings to the "
+        "embedding of `query` (OpenAI-compatible `/embeddings`). Output: `{scores, ranking}`, "
+        "`scores` in document order and `ranking` best first (`{index, score, document}`, at "
+        "most `top_k`).",
+        params_schema={
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["url", "query", "documents"],
+            "properties": {
+                "query": {"type": "string"},
+                "documents": {"type": "array", "items": {"type": "string"}, "maxItems": 100_000},
+                "top_k": {"type": "integer", "minimum": 1},
+                "url": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 8192,
+                    "description": "The API base, e.g. `https://api.example.com/v1`; "
+                    "`/embeddings` is appended.",
+                },
+                "model": {"type": "string"},
+                "dimensions": {"type": "integer", "minimum": 1},
+                "headers": {
+                    "type": "object",
+                    "additionalProperties": {"type": "string"},
+                    "description": "E.g. `Authorization: Bearer {{ secrets.MODEL_KEY }}`.",
+                },
+                "batch_size": {"type": "integer", "minimum": 1, "maximum": 10_000, "default": 32},
+                "timeout": {
+                    "type": "number",
+                    "exclusiveMinimum": 0,
+                    "maximum": 3600,
+                    "default": 60,
+                    "description": "Seconds per batch.",
+                },
+            },
+        },
+    ),
+    NodeType(
+        name="specialized.notify",
+        category="specialized",
+        description="Sends a notification: `channel: slack` posts JSON (`text`, `blocks`, "
+        "`payload`) to a Slack-compatible incoming webhook; `channel: email` sends a message "
+        "over SMTP with STARTTLS (credentials from `{{ secrets.NAME }}`). Network errors, 5xx, "
+        "429 and SMTP 4xx replies are retryable. Output: `{channel, status, response}` or "
+        "`{channel, message_id, accepted, refused}`.",
+        params_schema={
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["channel"],
+            "properties": {
+                "channel": {"enum": ["slack", "email"]},
+                "webhook_url": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 8192,
+                    "description": "slack: the incoming webhook URL.",
+                },
+                "text": {"type": "string", "description": "The message text (plain text)."},
+                "blocks": {"type": "array", "description": "slack: Block Kit blocks."},
+                "payload": {
+                    "type": "object",
+                    "description": "slack: more fields of the JSON body (username, icon_emoji…).",
+                },
+                "smtp": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["host"],
+                    "properties": {
+                        "host": {"type": "string", "minLength": 1},
+                        "port": {"type": "integer", "minimum": 1, "maximum": 65535, "default": 587},
+                        "starttls": {
+                            "type": "boolean",
+                            "default": True,
+                            "description": "Upgrade with STARTTLS; credentials require it.",
+                        },
+                        "username": {"type": "string"},
+                        "password": {
+                            "type": "string",
+                            "description": "Use a template such as `{{ secrets.SMTP_PASSWORD }}`.",
+                        },
+                        "ca_cert": {
+                            "type": "string",
+                            "description": "PEM certificates to trust instead of the system's.",
+                        },
+                        "timeout": {
+                            "type": "number",
+                            "exclusiveMinimum": 0,
+                            "maximum": 600,
+                            "default": 30,
+                        },
+                    },
+                },
+                "from": {"type": "string", "minLength": 1, "description": "email: the sender."},
+                "to": {"type": ["string", "array"], "items": {"type": "string"}},
+                "cc": {"type": ["string", "array"], "items": {"type": "string"}},
+                "bcc": {"type": ["string", "array"], "items": {"type": "string"}},
+                "subject": {"type": "string"},
+                "html": {"type": "string", "description": "email: an HTML alternative part."},
+                "timeout": {
+                    "type": "number",
+                    "exclusiveMinimum": 0,
+                    "maximum": 600,
+                    "default": 30,
+                    "description": "slack: seconds to wait for the webhook.",
+                },
+            },
+            "allOf": [
+                {
+                    "if": {"properties": {"channel": {"const": "slack"}}},
+                    "then": {"required": ["webhook_url"]},
+                },
+                {
+                    "if": {"properties": {"channel": {"const": "email"}}},
+                    "then": {"required": ["smtp", "from", "to", "subject"]},
+                },
+            ],
+        },
+    ),
+    NodeType(
+        name="generative.llm_chat",
+        category="generative",
+        description="One chat completion against an OpenAI-compatible endpoint (OpenAI, vLLM, "
+        "Ollama, llama.cpp, LM Studio). With `response_schema` the answer is parsed and "
+        "validated, with one repair retry. 429, 5xx and timeouts are retryable. Output: "
+        "`{content, finish_reason, json?, model, usage}`; usage is accounted per workspace.",
+        params_schema={
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["base_url", "model"],
+            "properties": {
+                "base_url": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 2048,
+                    "description": "Such as https://api.openai.com/v1.",
+                },
+                "api_key": {"type": "string", "description": "Use {{ secrets.NAME }}."},
+                "model": {"type": "string", "minLength": 1, "maxLength": 200},
+                "system": {"type": "string"},
+                "prompt": {"type": "string"},
+                "messages": {
+                    "type": "array",
+                    "items": {"type": "object", "required": ["role"]},
+                },
+                "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+                "max_tokens": {"type": "integer", "minimum": 1},
+                "response_schema": {"type": "object"},
+                "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600},
+            },
+            "not": {"required": ["prompt", "messages"]},
         },
     ),
 )

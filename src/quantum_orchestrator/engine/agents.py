@@ -19,10 +19,12 @@ from quantum_orchestrator.domain.errors import ConflictError, NotFoundError, QOE
 from quantum_orchestrator.domain.plan import Retry
 from quantum_orchestrator.domain.secrets import marked_names, redact, redact_text, substitute
 from quantum_orchestrator.domain.states import AgentState, AttemptState, StepState, step_transition
+from quantum_orchestrator.domain.usage import BudgetExceededError
 from quantum_orchestrator.engine.catalog import Catalog
 from quantum_orchestrator.engine.scheduler import Scheduler, error_info, json_size
 from quantum_orchestrator.engine.secrets import SecretService
 from quantum_orchestrator.engine.unit import Tx, UnitOfWork
+from quantum_orchestrator.engine.usage import UsageService
 from quantum_orchestrator.settings import EngineSettings
 from quantum_orchestrator.store.pagination import Page
 from quantum_orchestrator.store.types import new_id
@@ -54,6 +56,7 @@ class AgentService:
         self._catalog = catalog
         self._settings = settings
         self._agents: dict[str, Row] = {}
+        self.usage = UsageService(uow=uow, settings=settings)
         # Told of each step an agent finished (node type, state, seconds), after commit.
         self.step_observers: list[Callable[[str, str, float], None]] = []
         self._stopping = False
@@ -232,6 +235,7 @@ class AgentService:
                     row, "running", data={"attempt": row["attempts"], "agent_id": agent["id"]}
                 )
             rows = await self._bind_secrets(tx, rows)
+            rows = await self._enforce_budgets(tx, rows)
             # Each step's workspace allow-list (SSRF) goes with it: one query per batch.
             allows = await repos.workspaces.http_allows(
                 tx.conn, sorted({row["workspace_id"] for row in rows})
@@ -328,6 +332,26 @@ class AgentService:
             await self._scheduler.propagate(tx, finished)
         return bound
 
+    async def _enforce_budgets(self, tx: Tx, rows: list[Row]) -> list[Row]:
+        """The hard stop: an LLM step of a workspace that spent its monthly budget fails at
+        claim (not retryable), before an agent spends more."""
+        refused = await self.usage.refusals(tx, rows)
+        if not refused:
+            return rows
+        heads = await self._uow.repos.steps.heads(tx.conn, list(refused))
+        finished: list[Row] = []
+        for step_id, message in refused.items():
+            outcome = await self.fail_attempt(
+                tx,
+                heads[step_id],
+                error_info(BudgetExceededError.code, message),
+                attempt_state=AttemptState.FAILED,
+            )
+            if outcome is not None:
+                finished.append(outcome)
+        await self._scheduler.propagate(tx, finished)
+        return [row for row in rows if row["id"] not in refused]
+
     async def report(
         self,
         *,
@@ -384,6 +408,10 @@ class AgentService:
                 if outcome is not None:
                     finished.append(outcome)
             await repos.steps.succeed_many(tx.conn, outcomes=succeeded, now=tx.now)
+            # LLM steps' tokens, priced here: same transaction as the step's success.
+            await self.usage.record(
+                tx, agent_id=agent_id, succeeded=[(steps[sid], out) for sid, _, out in succeeded]
+            )
             await self._scheduler.propagate(tx, finished)
             now = tx.now
         for row in finished:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from quantum_orchestrator.domain.node_types import NodeType, builtin_catalog, capability_node_type
 from quantum_orchestrator.engine.unit import UnitOfWork
 
@@ -13,6 +15,13 @@ class Catalog:
         self._uow = uow
         self._builtin = builtin_catalog()
         self._registered: dict[str, dict[str, NodeType]] = {}
+        self._packs: dict[str, NodeType] = {}
+
+    def add_node_types(self, node_types: Iterable[NodeType]) -> None:
+        """Offer node types from installed node packs in every workspace (at startup)."""
+        for node_type in node_types:
+            if node_type.name not in self._builtin:
+                self._packs[node_type.name] = node_type
 
     def invalidate(self, workspace_id: str) -> None:
         """Forget what was read for a workspace (an agent registered)."""
@@ -32,7 +41,8 @@ class Catalog:
                     params_schema=row["params_schema"],
                 )
                 for row in rows
-                if row["name"] not in self._builtin
+                if row["name"] not in self._builtin and row["name"] not in self._packs
             }
             self._registered[workspace_id] = registered
-        return {**registered, **self._builtin}
+        # A pack's own definition (docs, schema) wins over what an agent announced for it.
+        return {**registered, **self._packs, **self._builtin}

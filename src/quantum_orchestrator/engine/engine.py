@@ -8,6 +8,7 @@ import contextlib
 from quantum_orchestrator.domain.node_types import builtin_catalog
 from quantum_orchestrator.engine.accounts import AccountService
 from quantum_orchestrator.engine.agents import AgentService
+from quantum_orchestrator.engine.approvals import ApprovalService
 from quantum_orchestrator.engine.audit import AuditService
 from quantum_orchestrator.engine.catalog import Catalog
 from quantum_orchestrator.engine.keys import KeyService
@@ -16,6 +17,7 @@ from quantum_orchestrator.engine.runs import RunService
 from quantum_orchestrator.engine.scheduler import Scheduler
 from quantum_orchestrator.engine.secrets import SecretService
 from quantum_orchestrator.engine.ticker import Ticker
+from quantum_orchestrator.engine.triggers import TriggerService
 from quantum_orchestrator.engine.unit import Repositories, UnitOfWork, WorkSignal
 from quantum_orchestrator.engine.workflows import WorkflowService
 from quantum_orchestrator.engine.workspaces import WorkspaceService
@@ -50,6 +52,7 @@ class Engine:
             uow=self.uow, catalog=self.catalog, plans=self.plans, settings=settings
         )
         self.runs = RunService(uow=self.uow, scheduler=self.scheduler)
+        self.approvals = ApprovalService(uow=self.uow, scheduler=self.scheduler)
         self.secrets = SecretService(uow=self.uow, box=secret_box)
         self.accounts = AccountService(uow=self.uow, settings=auth or AuthSettings())
         self.workspaces = WorkspaceService(uow=self.uow, accounts=self.accounts)
@@ -62,8 +65,16 @@ class Engine:
             settings=settings,
             secrets=self.secrets,
         )
+        self.triggers = TriggerService(
+            uow=self.uow, scheduler=self.scheduler, runs=self.runs, box=secret_box
+        )
+        self.scheduler.run_finished.append(self.triggers.run_finished)
         self.ticker = Ticker(
-            uow=self.uow, scheduler=self.scheduler, agents=self.agents, settings=settings
+            uow=self.uow,
+            scheduler=self.scheduler,
+            agents=self.agents,
+            settings=settings,
+            triggers=self.triggers,
         )
         self._ticker_task: asyncio.Task[None] | None = None
         self.step_observers = self.agents.step_observers

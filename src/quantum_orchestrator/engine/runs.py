@@ -16,7 +16,7 @@ from quantum_orchestrator.domain.states import (
 )
 from quantum_orchestrator.domain.validation import validate_inputs
 from quantum_orchestrator.engine.scheduler import Scheduler
-from quantum_orchestrator.engine.unit import UnitOfWork
+from quantum_orchestrator.engine.unit import Tx, UnitOfWork
 from quantum_orchestrator.store.pagination import Page
 from quantum_orchestrator.store.runs import DuplicateRunError
 from quantum_orchestrator.store.types import new_id
@@ -80,6 +80,9 @@ class RunService:
                     "started_at": None,
                     "finished_at": None,
                     "updated_at": tx.now,
+                    "parent_run_id": None,
+                    "parent_step_id": None,
+                    "depth": 0,
                 }
                 await repos.runs.insert(tx.conn, run)
                 await self._scheduler.start_run(tx, run=run, plan=plan)
@@ -142,41 +145,57 @@ class RunService:
                 raise ConflictError(
                     f"the run is already {run['state']}; only active runs can be cancelled"
                 )
-            run_transition(run["state"], RunState.CANCELLED)
-            changed = await repos.steps.update_run_steps(
-                tx.conn,
-                run_id=run_id,
-                sources=[
-                    s
-                    for s in step_sources(StepState.CANCELLED)
-                    if s in ("pending", "queued", "running", "waiting")
-                ],
-                values={"state": "cancelled", "finished_at": tx.now, "lease_expires_at": None},
-            )
-            await repos.steps.close_run_attempts(
-                tx.conn, run_id=run_id, state=AttemptState.CANCELLED.value, now=tx.now
-            )
-            for step in changed:
-                tx.step_event({**step, "run_id": run_id, "workspace_id": workspace_id}, "cancelled")
-            error = {"code": "cancelled", "message": "the run was cancelled", "retryable": False}
-            run_changed = await repos.runs.set_state(
-                tx.conn,
-                run_id=run_id,
-                expected=run["state"],
-                values={
-                    "state": "cancelled",
-                    "error": error,
-                    "finished_at": tx.now,
-                    "updated_at": tx.now,
-                },
-            )
-            if not run_changed:
-                # The run moved on (it finished) while this transaction ran; nothing changes.
-                raise ConflictError("the run changed state meanwhile; read it again")
-            tx.event(
-                workspace_id=workspace_id, run_id=run_id, type="run.cancelled", state="cancelled"
-            )
+            await self._cancel_in(tx, run, strict=True)
         return await self.get(workspace_id=workspace_id, run_id=run_id, with_steps=False)
+
+    async def _cancel_in(self, tx: Tx, run: Row, *, strict: bool) -> None:
+        """Cancel an active run inside ``tx``, and first the runs its sub-workflow steps started.
+
+        Children go first so that locks are taken child before parent, the order a finishing
+        child takes them in (its run, then its parent's step). A child that ended meanwhile is
+        left alone (``strict=False``); only the run the caller named must still be active.
+        """
+        repos = self._uow.repos
+        run_id, workspace_id = run["id"], run["workspace_id"]
+        for child in await repos.runs.active_children(tx.conn, run_id):
+            await self._cancel_in(tx, child, strict=False)
+        run_transition(run["state"], RunState.CANCELLED)
+        changed = await repos.steps.update_run_steps(
+            tx.conn,
+            run_id=run_id,
+            sources=[
+                s
+                for s in step_sources(StepState.CANCELLED)
+                if s in ("pending", "queued", "running", "waiting")
+            ],
+            values={"state": "cancelled", "finished_at": tx.now, "lease_expires_at": None},
+        )
+        await repos.steps.close_run_attempts(
+            tx.conn, run_id=run_id, state=AttemptState.CANCELLED.value, now=tx.now
+        )
+        for step in changed:
+            tx.step_event({**step, "run_id": run_id, "workspace_id": workspace_id}, "cancelled")
+        error = {"code": "cancelled", "message": "the run was cancelled", "retryable": False}
+        run_changed = await repos.runs.set_state(
+            tx.conn,
+            run_id=run_id,
+            expected=run["state"],
+            values={
+                "state": "cancelled",
+                "error": error,
+                "finished_at": tx.now,
+                "updated_at": tx.now,
+            },
+        )
+        if not run_changed:
+            if not strict:
+                return
+            # The run moved on (it finished) while this transaction ran; nothing changes.
+            raise ConflictError("the run changed state meanwhile; read it again")
+        tx.event(workspace_id=workspace_id, run_id=run_id, type="run.cancelled", state="cancelled")
+        if run.get("parent_step_id"):
+            # A child cancelled on its own: its parent's step learns it from the timer loop.
+            await self._scheduler.wake_parent(tx, run)
 
     async def retry(self, *, workspace_id: str, run_id: str) -> Row:
         """Run again the failed, cancelled and skipped steps of a finished run.

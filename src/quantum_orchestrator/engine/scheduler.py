@@ -9,10 +9,17 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
+from quantum_orchestrator.domain.control import (
+    APPROVAL,
+    SUBWORKFLOW,
+    WAIT_UNTIL,
+    approval_wake_at,
+    parse_until,
+)
 from quantum_orchestrator.domain.errors import QOError, TemplateError
 from quantum_orchestrator.domain.plan import Edge, Plan, PlanNode, Readiness, Retry, decide
 from quantum_orchestrator.domain.secrets import SecretNames, mentions_secrets
@@ -26,6 +33,7 @@ from quantum_orchestrator.domain.states import (
     step_transition,
 )
 from quantum_orchestrator.domain.templates import is_truthy, referenced_nodes, render
+from quantum_orchestrator.domain.validation import validate_inputs
 from quantum_orchestrator.engine.plans import PlanCache
 from quantum_orchestrator.engine.unit import Repositories, Tx
 from quantum_orchestrator.settings import EngineSettings
@@ -52,6 +60,8 @@ class Scheduler:
         self.repos = repos
         self.plans = plans
         self.settings = settings
+        # Called in the transaction that ends a run (run-completion triggers).
+        self.run_finished: list[Callable[[Tx, Row], Awaitable[None]]] = []
 
     # -- runs -------------------------------------------------------------------------------
 
@@ -194,6 +204,13 @@ class Scheduler:
                 continue
             if node.type == "core.delay":
                 await self._start_delay(tx, run, row, params)
+            elif node.type == SUBWORKFLOW:
+                finished += await self._start_subworkflow(tx, run, row, params)
+            elif node.type in (APPROVAL, WAIT_UNTIL):
+                try:
+                    await self._start_waiting(tx, row, params)
+                except QOError as exc:
+                    finished.append(await self._fail_now(tx, run, row, exc.to_dict()))
             elif node.type == "core.map":
                 finished += await self._start_map(tx, run=run, plan=plan, row=row, params=params)
             else:
@@ -255,6 +272,100 @@ class Scheduler:
             },
         )
         tx.step_event(row, "waiting", data={"seconds": seconds})
+
+    async def _start_waiting(self, tx: Tx, row: Row, params: Mapping[str, Any]) -> None:
+        """An approval or a wait-until step waits; its timer (if any) is ``wake_at``."""
+        if row["node_type"] == WAIT_UNTIL:
+            until = parse_until(params.get("until"))
+            # A time already past still goes through the timer: the next tick finishes it,
+            # so both cases take the same, durable path.
+            wake_at: datetime | None = until
+            data: dict[str, Any] = {"until": until.isoformat()}
+        else:
+            wake_at = approval_wake_at(params, tx.now)
+            data = {"approval": True, "timeout_at": wake_at.isoformat() if wake_at else None}
+        step_transition(row["state"], StepState.WAITING)
+        await self.repos.steps.update(
+            tx.conn,
+            step_id=row["id"],
+            sources=step_sources(StepState.WAITING),
+            values={
+                "state": "waiting",
+                "params": dict(params),
+                "wake_at": wake_at,
+                "started_at": tx.now,
+                "queued_at": tx.now,
+            },
+        )
+        tx.step_event(row, "waiting", data=data)
+
+    async def _start_subworkflow(
+        self, tx: Tx, run: Row, row: Row, params: Mapping[str, Any]
+    ) -> list[Row]:
+        """Start the child run of a ``core.subworkflow`` step; the step waits for it.
+
+        The child is looked up in the run's own workspace only. When it ends, it sets the
+        step's ``wake_at`` (see ``_set_run_state``) and the timer loop finishes the step.
+        """
+        depth = int(run.get("depth") or 0) + 1
+        if depth > self.settings.max_subworkflow_depth:
+            error = error_info(
+                "subworkflow_depth_exceeded",
+                f"sub-workflows nest deeper than {self.settings.max_subworkflow_depth} "
+                "(engine.max_subworkflow_depth); does the workflow call itself?",
+            )
+            return [await self._fail_now(tx, run, row, error)]
+        repos = self.repos
+        try:
+            workflow = await repos.workflows.get(
+                tx.conn, workspace_id=run["workspace_id"], ref=str(params["workflow"])
+            )
+            version = await repos.workflows.get_version(
+                tx.conn, workflow=workflow, number=params.get("version"), with_spec=False
+            )
+            plan = await self.plans.get(tx.conn, repos.workflows, version["id"])
+            inputs = params.get("inputs") or {}
+            validate_inputs(plan.spec.inputs, inputs)
+        except QOError as exc:
+            return [await self._fail_now(tx, run, row, {**exc.to_dict(), "retryable": False})]
+        child = {
+            "id": new_id(),
+            "workspace_id": run["workspace_id"],
+            "workflow_id": workflow["id"],
+            "workflow_name": workflow["name"],
+            "version_id": version["id"],
+            "version": version["number"],
+            "state": RunState.QUEUED.value,
+            "inputs": inputs,
+            "outputs": None,
+            "error": None,
+            "idempotency_key": None,
+            "trigger": "subworkflow",
+            "created_at": tx.now,
+            "started_at": None,
+            "finished_at": None,
+            "updated_at": tx.now,
+            "parent_run_id": run["id"],
+            "parent_step_id": row["id"],
+            "depth": depth,
+        }
+        step_transition(row["state"], StepState.WAITING)
+        await repos.steps.update(
+            tx.conn,
+            step_id=row["id"],
+            sources=step_sources(StepState.WAITING),
+            values={
+                "state": "waiting",
+                "params": dict(params),
+                "wake_at": None,
+                "started_at": tx.now,
+                "queued_at": tx.now,
+            },
+        )
+        tx.step_event(row, "waiting", data={"child_run_id": child["id"]})
+        await repos.runs.insert(tx.conn, child)
+        await self.start_run(tx, run=child, plan=plan)
+        return []
 
     async def _start_map(
         self, tx: Tx, *, run: Row, plan: Plan, row: Row, params: Mapping[str, Any]
@@ -328,6 +439,10 @@ class Scheduler:
         return []
 
     # -- finishing steps --------------------------------------------------------------------
+
+    async def fail_now(self, tx: Tx, run: Row, row: Row, error: Mapping[str, Any]) -> Row:
+        """Fail a step the engine itself carried out (a map, a sub-workflow)."""
+        return await self._fail_now(tx, run, row, error)
 
     async def _fail_now(self, tx: Tx, run: Row, row: Row, error: Mapping[str, Any]) -> Row:
         step_transition(row["state"], StepState.FAILED)
@@ -570,6 +685,24 @@ class Scheduler:
             )
             run["state"] = target.value
             run.update(values)
+            if target in RUN_TERMINAL:
+                for hook in self.run_finished:
+                    await hook(tx, run)
+                if run.get("parent_step_id"):
+                    await self.wake_parent(tx, run)
+
+    async def wake_parent(self, tx: Tx, run: Row) -> None:
+        """A child run ended: its ``core.subworkflow`` step's timer becomes due now.
+
+        The timer loop then finishes the step in its own transaction, which keeps the parent
+        run's steps out of the child's transaction (and locks in one order: step, then run).
+        """
+        await self.repos.steps.update(
+            tx.conn,
+            step_id=run["parent_step_id"],
+            sources=(StepState.WAITING.value,),
+            values={"wake_at": tx.now},
+        )
 
 
 def _retry_policy(data: Any) -> RetryPolicy | None:

@@ -9,15 +9,27 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
+from quantum_orchestrator.domain.control import (
+    APPROVAL,
+    SUBWORKFLOW,
+    TIMEOUT_DECIDER,
+    WAIT_UNTIL,
+    decision_record,
+    default_decision,
+)
 from quantum_orchestrator.domain.errors import QOError
-from quantum_orchestrator.domain.states import AgentState, AttemptState, StepState
+from quantum_orchestrator.domain.states import RUN_TERMINAL, AgentState, AttemptState, StepState
 from quantum_orchestrator.engine.agents import AgentService
+from quantum_orchestrator.engine.approvals import decide_step
 from quantum_orchestrator.engine.scheduler import Scheduler, error_info
-from quantum_orchestrator.engine.unit import UnitOfWork
+from quantum_orchestrator.engine.triggers import TriggerService
+from quantum_orchestrator.engine.unit import Tx, UnitOfWork
 from quantum_orchestrator.settings import EngineSettings
 from quantum_orchestrator.store.types import utcnow
 
+Row = dict[str, Any]
 logger = logging.getLogger("quantum_orchestrator.engine")
 _BATCH = 200
 
@@ -32,8 +44,10 @@ class Ticker:
         scheduler: Scheduler,
         agents: AgentService,
         settings: EngineSettings,
+        triggers: TriggerService | None = None,
     ) -> None:
         self._uow = uow
+        self._triggers = triggers
         self._scheduler = scheduler
         self._agents = agents
         self._settings = settings
@@ -65,6 +79,8 @@ class Ticker:
         await self.expire_deadlines()
         await self.wake_delays()
         await self.announce_retries()
+        if self._triggers is not None:
+            await self._triggers.fire_due()
 
     async def mark_lost_agents(self) -> None:
         """Agents silent for too long are lost; their leases end now."""
@@ -132,7 +148,8 @@ class Ticker:
             await self._scheduler.propagate(tx, finished)
 
     async def wake_delays(self) -> None:
-        """``core.delay`` steps whose time has come succeed."""
+        """Waiting steps whose time has come: delays and wait-untils succeed, approvals take
+        their default decision."""
         repos = self._uow.repos
         async with self._uow.write() as tx:
             ids = await repos.steps.due(
@@ -147,9 +164,47 @@ class Ticker:
                 if step["state"] != StepState.WAITING:
                     continue
                 run = runs[step["run_id"]]
-                output = {"waited": (step["params"] or {}).get("seconds", 0)}
+                params = step["params"] or {}
+                if step["node_type"] == APPROVAL:
+                    record = decision_record(
+                        decision=default_decision(params),
+                        comment="no decision before the timeout",
+                        decided_by=TIMEOUT_DECIDER,
+                        decided_at=tx.now,
+                    )
+                    finished.append(await decide_step(tx, self._scheduler, run, step, record))
+                    continue
+                if step["node_type"] == SUBWORKFLOW:
+                    done = await self._subworkflow_done(tx, run, step)
+                    if done is not None:
+                        finished.append(done)
+                    continue
+                if step["node_type"] == WAIT_UNTIL:
+                    # The timer is the requested time, in UTC.
+                    output: dict[str, Any] = {"until": step["wake_at"].isoformat()}
+                else:
+                    output = {"waited": params.get("seconds", 0)}
                 finished.append(await self._scheduler.succeed_now(tx, run, step, output))
             await self._scheduler.propagate(tx, finished)
+
+    async def _subworkflow_done(self, tx: Tx, run: Row, step: Row) -> Row | None:
+        """Finish a ``core.subworkflow`` step from its child run, once that run has ended."""
+        repos = self._uow.repos
+        child = await repos.runs.child_of_step(tx.conn, step["id"])
+        if child is None or child["state"] not in RUN_TERMINAL:
+            # Woken too early (the child was retried meanwhile): wait for its end again.
+            await repos.steps.update(
+                tx.conn, step_id=step["id"], sources=("waiting",), values={"wake_at": None}
+            )
+            return None
+        if child["state"] == "succeeded":
+            return await self._scheduler.succeed_now(tx, run, step, child["outputs"])
+        reason = (child["error"] or {}).get("message") or child["state"]
+        error = error_info(
+            "subworkflow_failed",
+            f"run {child['id']} of {child['workflow_name']} {child['state']}: {reason}",
+        )
+        return await self._scheduler.fail_now(tx, run, step, error)
 
     async def announce_retries(self) -> None:
         """Wake long-polling agents when a retry's backoff has elapsed."""

@@ -24,6 +24,7 @@ from quantum_orchestrator.store.events import EventStore
 from quantum_orchestrator.store.runs import RunStore
 from quantum_orchestrator.store.secrets import SecretStore
 from quantum_orchestrator.store.steps import StepStore
+from quantum_orchestrator.store.triggers import TriggerStore
 from quantum_orchestrator.store.types import utcnow
 from quantum_orchestrator.store.users import UserStore
 from quantum_orchestrator.store.workflows import WorkflowStore
@@ -44,6 +45,7 @@ class Repositories:
     workspaces: WorkspaceStore = field(default_factory=WorkspaceStore)
     credentials: CredentialStore = field(default_factory=CredentialStore)
     audit: AuditStore = field(default_factory=AuditStore)
+    triggers: TriggerStore = field(default_factory=TriggerStore)
 
     @classmethod
     def for_database(cls, db: Database) -> Repositories:
@@ -54,6 +56,7 @@ class Repositories:
             steps=StepStore(skip_locked=not db.is_sqlite),
             agents=AgentStore(dialect=db.dialect),
             events=EventStore(),
+            triggers=TriggerStore(skip_locked=not db.is_sqlite),
         )
 
 

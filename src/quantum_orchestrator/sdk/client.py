@@ -26,9 +26,11 @@ import httpx
 
 from quantum_orchestrator.__about__ import __version__
 from quantum_orchestrator.sdk.accounts import AccountMethods
+from quantum_orchestrator.sdk.approvals import ApprovalMethods
 from quantum_orchestrator.sdk.builder import Workflow
 from quantum_orchestrator.sdk.credentials import CredentialStore
 from quantum_orchestrator.sdk.errors import ClientError
+from quantum_orchestrator.sdk.triggers import TriggerMethods
 
 __all__ = [
     "DEFAULT_SERVER",
@@ -117,7 +119,7 @@ def _event_payload(event_type: str, data: str) -> dict[str, Any]:
     return payload
 
 
-class Client(AccountMethods):
+class Client(AccountMethods, ApprovalMethods, TriggerMethods):
     """Async client of one server; use as ``async with Client(...) as qo:`` (or ``aclose()``).
 
     ``server`` defaults to ``$QO_SERVER``, else ``http://127.0.0.1:8787``. ``token`` (sent as

@@ -104,6 +104,25 @@ class RunStore:
         rows = (await conn.execute(query, {"ids": list(run_ids)})).mappings()
         return {row["id"]: dict(row) for row in rows}
 
+    async def child_of_step(self, conn: AsyncConnection, parent_step_id: str) -> Row | None:
+        """The newest run a ``core.subworkflow`` step started (a retried step starts anew)."""
+        query = (
+            select(runs)
+            .where(runs.c.parent_step_id == parent_step_id)
+            .order_by(runs.c.created_at.desc(), runs.c.id.desc())
+            .limit(1)
+        )
+        row = (await conn.execute(query)).mappings().first()
+        return dict(row) if row else None
+
+    async def active_children(self, conn: AsyncConnection, parent_run_id: str) -> list[Row]:
+        """The runs started by a run's ``core.subworkflow`` steps that have not ended."""
+        query = select(runs).where(
+            runs.c.parent_run_id == parent_run_id,
+            runs.c.state.not_in(["succeeded", "failed", "cancelled"]),
+        )
+        return [dict(row) for row in (await conn.execute(query.order_by(runs.c.id))).mappings()]
+
     async def set_state(
         self,
         conn: AsyncConnection,

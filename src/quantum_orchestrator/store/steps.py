@@ -392,6 +392,35 @@ class StepStore:
         )
         return list((await conn.execute(self._locked(query))).scalars())
 
+    async def waiting_of_type(
+        self, conn: AsyncConnection, *, workspace_id: str, node_type: str, limit: int
+    ) -> list[Row]:
+        """Top-level waiting steps of one type in a workspace, oldest first, each with its
+        run's workflow name and version (the pending approvals)."""
+        query = (
+            select(
+                steps.c.id,
+                steps.c.run_id,
+                steps.c.node_id,
+                steps.c.node_type,
+                steps.c.params,
+                steps.c.wake_at,
+                steps.c.started_at,
+                runs.c.workflow_name,
+                runs.c.version,
+            )
+            .join(runs, runs.c.id == steps.c.run_id)
+            .where(
+                steps.c.workspace_id == workspace_id,
+                steps.c.node_type == node_type,
+                steps.c.state == "waiting",
+                steps.c.parent_id.is_(None),
+            )
+            .order_by(steps.c.started_at, steps.c.id)
+            .limit(limit)
+        )
+        return [dict(row) for row in (await conn.execute(query)).mappings()]
+
     async def any_became_available(
         self, conn: AsyncConnection, *, after: datetime, now: datetime
     ) -> bool:

@@ -87,10 +87,17 @@ runs = Table(
     Column("started_at", UTCDateTime, nullable=True),
     Column("finished_at", UTCDateTime, nullable=True),
     Column("updated_at", UTCDateTime, nullable=False),
+    # A run started by a ``core.subworkflow`` step: that step and its run, and how deep the
+    # nesting is (0 for a run nobody's step started).
+    Column("parent_run_id", ID, nullable=True),
+    Column("parent_step_id", ID, nullable=True),
+    Column("depth", Integer, nullable=False, default=0, server_default="0"),
     UniqueConstraint("workspace_id", "idempotency_key"),
     Index(None, "workspace_id", "created_at", "id"),
     Index(None, "workspace_id", "state", "created_at"),
     Index(None, "workflow_id", "created_at"),
+    Index(None, "parent_run_id"),
+    Index(None, "parent_step_id"),
 )
 
 steps = Table(
@@ -317,4 +324,64 @@ audit_log = Table(
     Column("hash", String(64), nullable=False),
     Index(None, "workspace_id", "seq"),
     Index(None, "workspace_id", "action", "seq"),
+)
+
+triggers = Table(
+    "triggers",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("workspace_id", ID, ForeignKey("workspaces.id"), nullable=False),
+    Column("workflow_id", ID, ForeignKey("workflows.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("name", String(100), nullable=False),
+    # Schedule: cron or interval, timezone, misfire policy. Run completion: source and states.
+    Column("config", JsonType, nullable=False),
+    Column("inputs", JsonType, nullable=False),
+    Column("state", String(16), nullable=False),
+    # The ticker's timer: the next fire time of an active schedule, NULL otherwise.
+    Column("next_fire_at", UTCDateTime, nullable=True),
+    Column("last_fire_at", UTCDateTime, nullable=True),
+    # Webhooks: nonce + AES-GCM ciphertext of the signing secret, never stored in clear.
+    Column("secret_ciphertext", LargeBinary, nullable=True),
+    Column("secret_key_id", String(16), nullable=True),
+    Column("created_by", String(64), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("workspace_id", "workflow_id", "name"),
+    Index(None, "state", "next_fire_at"),
+    Index(None, "workspace_id", "created_at"),
+    Index(None, "kind", "state"),
+)
+
+usage = Table(
+    "usage",
+    metadata,
+    Column("id", ID, primary_key=True),
+    # No foreign keys: what was spent stays accounted after its run or workflow is deleted.
+    Column("workspace_id", ID, nullable=False),
+    Column("run_id", ID, nullable=False),
+    Column("step_id", ID, nullable=False),
+    Column("node_id", String(120), nullable=False),
+    Column("workflow_id", ID, nullable=True),
+    Column("workflow_name", String(100), nullable=True),
+    Column("agent_id", ID, nullable=True),
+    Column("model", String(200), nullable=False),
+    Column("prompt_tokens", BigInteger, nullable=False),
+    Column("completion_tokens", BigInteger, nullable=False),
+    # Priced by the server from its price table when the result was applied.
+    Column("cost", Float, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "workspace_id", "created_at"),
+    Index(None, "run_id"),
+)
+
+usage_budgets = Table(
+    "usage_budgets",
+    metadata,
+    Column("workspace_id", ID, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    # Monthly limits; NULL: no limit of that kind.
+    Column("token_limit", BigInteger, nullable=True),
+    Column("cost_limit", Float, nullable=True),
+    Column("alert_ratio", Float, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
 )

@@ -177,6 +177,12 @@ def test_build_runtime_without_agents_serves_builtins() -> None:
         "core.merge",
         "specialized.transform",
         "specialized.http_request",
+        "specialized.notify",
+        "specialized.extract",
+        "ml.predict",
+        "ml.embed",
+        "ml.similarity",
+        "generative.llm_chat",
     }
     assert runtime.registration["pool"] == "default"
 

@@ -32,14 +32,26 @@ def test_catalog_contents() -> None:
     assert set(catalog) == {
         "core.noop",
         "core.delay",
+        "core.wait_until",
+        "core.approval",
+        "core.subworkflow",
         "core.branch",
         "core.map",
         "core.merge",
         "specialized.transform",
         "specialized.http_request",
+        "specialized.notify",
+        "specialized.extract",
+        "ml.predict",
+        "ml.embed",
+        "ml.similarity",
+        "generative.llm_chat",
     }
     assert {name for name, t in catalog.items() if t.executor == "engine"} == {
         "core.delay",
+        "core.wait_until",
+        "core.approval",
+        "core.subworkflow",
         "core.map",
     }
     assert catalog["core.merge"].default_trigger_rule == "none_failed"

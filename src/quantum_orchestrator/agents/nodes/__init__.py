@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from quantum_orchestrator.agents.handler import Handler
 from quantum_orchestrator.agents.nodes.core import branch, merge, noop, transform
+from quantum_orchestrator.agents.nodes.extract import extract
 from quantum_orchestrator.agents.nodes.http import http_request_handler
+from quantum_orchestrator.agents.nodes.llm import llm_chat_handler
+from quantum_orchestrator.agents.nodes.ml import embed_handler, predict_handler, similarity_handler
+from quantum_orchestrator.agents.nodes.notify import notify_handler
 from quantum_orchestrator.agents.resources import NodeResources
 from quantum_orchestrator.domain.agent_protocol import CapabilityInfo
 from quantum_orchestrator.domain.node_types import BUILTIN_NODE_TYPES
@@ -23,6 +27,12 @@ def builtin_handlers(*, resources: NodeResources) -> dict[str, Handler]:
         "core.merge": merge,
         "specialized.transform": transform,
         "specialized.http_request": http_request_handler(resources),
+        "generative.llm_chat": llm_chat_handler(resources),
+        "specialized.notify": notify_handler(resources),
+        "specialized.extract": extract,
+        "ml.predict": predict_handler(resources),
+        "ml.embed": embed_handler(resources),
+        "ml.similarity": similarity_handler(resources),
     }
 
 

@@ -1,0 +1,270 @@
+"""``generative.llm_chat``: one chat completion against an OpenAI-compatible endpoint.
+
+OpenAI, vLLM, Ollama, llama.cpp's server and LM Studio all answer ``POST {base_url}/chat/
+completions``. The request goes through the runtime's shared, SSRF-guarded HTTP client. The
+output carries the ``usage`` the endpoint reported; the server prices it (an agent is not
+trusted with money).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+import jsonschema
+
+from quantum_orchestrator.agents.context import StepContext
+from quantum_orchestrator.agents.handler import Handler
+from quantum_orchestrator.agents.resources import NodeResources
+from quantum_orchestrator.domain.errors import StepError
+
+NODE_TYPE = "generative.llm_chat"
+DEFAULT_TIMEOUT = 60.0
+# A 429 whose Retry-After fits within this many seconds (and half the step's timeout) is waited
+# out here, on the same attempt; a longer one ends the attempt as retryable.
+MAX_INLINE_WAIT = 30.0
+MAX_INLINE_RETRIES = 2
+_EXCERPT_CHARS = 300
+
+
+def _invalid(message: str) -> StepError:
+    return StepError(f"{NODE_TYPE}: {message}", code="invalid_params")
+
+
+def _messages(params: dict[str, Any]) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    system = params.get("system")
+    if system is not None:
+        messages.append({"role": "system", "content": str(system)})
+    given = params.get("messages")
+    prompt = params.get("prompt")
+    if given is not None and prompt is not None:
+        raise _invalid("give either messages or prompt, not both")
+    if given is not None:
+        if not isinstance(given, list) or not all(
+            isinstance(m, dict) and isinstance(m.get("role"), str) for m in given
+        ):
+            raise _invalid("messages must be a list of {role, content} objects")
+        messages.extend(given)
+    elif prompt is not None:
+        messages.append({"role": "user", "content": str(prompt)})
+    if not any(m.get("role") != "system" for m in messages):
+        raise _invalid("needs a prompt or messages")
+    return messages
+
+
+def _schema_instruction(schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "role": "system",
+        "content": "Answer with one JSON value only, no prose and no code fences, valid against "
+        "this JSON Schema: " + json.dumps(schema, separators=(",", ":")),
+    }
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """Seconds the server asked to wait (a number or an HTTP date), if it said."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        return None
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+
+
+def _parse_json(content: str, schema: dict[str, Any]) -> tuple[Any, str | None]:
+    """The answer parsed and validated, or the reason it is not acceptable."""
+    text = content.strip()
+    # Models like to wrap JSON in a Markdown fence even when told not to.
+    if text.startswith("```"):
+        text = text.split("\n", 1)[1] if "\n" in text else ""
+        text = text.rsplit("```", 1)[0]
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        return None, f"not valid JSON: {exc}"
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(value))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(root)"
+        return None, f"does not match the schema at {where}: {error.message}"
+    return value, None
+
+
+class _Chat:
+    """One step's calls to the endpoint (a schema repair makes it two) and their usage."""
+
+    def __init__(self, *, client: httpx.AsyncClient, params: dict[str, Any], ctx: StepContext):
+        base_url = params.get("base_url")
+        if not isinstance(base_url, str) or not base_url:
+            raise _invalid("needs a base_url such as https://api.openai.com/v1")
+        model = params.get("model")
+        if not isinstance(model, str) or not model:
+            raise _invalid("needs a model")
+        timeout = params.get("timeout", DEFAULT_TIMEOUT)
+        if not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0:
+            raise _invalid("timeout must be a positive number of seconds")
+        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.model = model
+        self.timeout = float(timeout)
+        self.client = client
+        self.ctx = ctx
+        self.headers = {"Idempotency-Key": ctx.idempotency_key}
+        api_key = params.get("api_key")
+        if api_key:
+            self.headers["Authorization"] = f"Bearer {api_key}"
+        self.options: dict[str, Any] = {}
+        for name in ("temperature", "max_tokens"):
+            if params.get(name) is not None:
+                self.options[name] = params[name]
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+        self.answered_model = model
+
+    async def complete(self, messages: list[dict[str, Any]]) -> tuple[str, str | None]:
+        """One completion: the answer's text and finish reason."""
+        body = {"model": self.model, "messages": messages, "stream": False, **self.options}
+        for waited in range(MAX_INLINE_RETRIES + 1):
+            response = await self._post(body)
+            delay = _retry_after(response) if response.status_code == 429 else None
+            if (
+                delay is None
+                or waited == MAX_INLINE_RETRIES
+                or delay > min(MAX_INLINE_WAIT, self.timeout, self.ctx.timeout / 2)
+            ):
+                break
+            self.ctx.logger.info("rate limited by the endpoint; waiting %.1fs", delay)
+            await asyncio.sleep(delay)
+        return self._answer(response)
+
+    async def _post(self, body: dict[str, Any]) -> httpx.Response:
+        try:
+            return await self.client.post(
+                self.url, json=body, headers=self.headers, timeout=self.timeout
+            )
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            raise StepError(f"invalid base_url: {exc}", code="invalid_url") from exc
+        except httpx.TimeoutException as exc:
+            raise StepError(
+                f"POST {self.url} timed out after {self.timeout}s",
+                code="llm_timeout",
+                retryable=True,
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise StepError(
+                f"POST {self.url} failed: {type(exc).__name__}: {exc}",
+                code="network_error",
+                retryable=True,
+            ) from exc
+
+    def _answer(self, response: httpx.Response) -> tuple[str, str | None]:
+        status = response.status_code
+        if not 200 <= status < 300:
+            delay = _retry_after(response)
+            hint = f" (retry after {delay:g}s)" if delay is not None else ""
+            raise StepError(
+                f"POST {self.url} answered {status}{hint}: {response.text[:_EXCERPT_CHARS]}",
+                code=f"llm_http_{status}",
+                retryable=status >= 500 or status in (408, 429),
+            )
+        try:
+            data = response.json()
+            choice = data["choices"][0]
+            content = choice["message"].get("content") or ""
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise StepError(
+                f"POST {self.url} answered something that is not a chat completion: "
+                f"{response.text[:_EXCERPT_CHARS]}",
+                code="llm_bad_response",
+                retryable=True,
+            ) from exc
+        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+        for name in ("prompt_tokens", "completion_tokens"):
+            value = usage.get(name)
+            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                setattr(self, name, getattr(self, name) + value)
+        if isinstance(data.get("model"), str) and data["model"]:
+            self.answered_model = data["model"]
+        return str(content), choice.get("finish_reason")
+
+    def usage(self) -> dict[str, Any]:
+        """The tokens of every call of the step, summed."""
+        return {
+            "model": self.answered_model,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+        }
+
+
+def llm_chat_handler(resources: NodeResources) -> Handler:
+    """Build the handler, bound to the runtime's shared resources."""
+
+    async def llm_chat(params: dict[str, Any], ctx: StepContext) -> dict[str, Any]:
+        """Ask for one completion; with ``response_schema``, parse, validate, repair once."""
+        messages = _messages(params)
+        schema = params.get("response_schema")
+        if schema is not None:
+            if not isinstance(schema, dict):
+                raise _invalid("response_schema must be a JSON Schema object")
+            try:
+                jsonschema.validators.validator_for(schema).check_schema(schema)
+            except jsonschema.SchemaError as exc:
+                reason = f"response_schema is not a valid JSON Schema: {exc.message}"
+                raise _invalid(reason) from exc
+            messages = [_schema_instruction(schema), *messages]
+        try:
+            client = resources.http_client(extra_allow=ctx.http_allow)
+        except ValueError as exc:
+            raise StepError(
+                f"the workspace's HTTP allow-list is invalid: {exc}", code="invalid_http_allow"
+            ) from exc
+        chat = _Chat(client=client, params=params, ctx=ctx)
+        content, finish_reason = await chat.complete(messages)
+        output: dict[str, Any] = {"content": content, "finish_reason": finish_reason}
+        if schema is not None:
+            value, problem = _parse_json(content, schema)
+            repaired = False
+            if problem is not None:
+                # One repair: show the model its answer and what is wrong with it.
+                ctx.logger.info("the answer is not acceptable (%s); asking once more", problem)
+                repair = [
+                    *messages,
+                    {"role": "assistant", "content": content},
+                    {
+                        "role": "user",
+                        "content": f"Your answer is {problem}. Answer again with only the "
+                        "corrected JSON value.",
+                    },
+                ]
+                content, finish_reason = await chat.complete(repair)
+                value, problem = _parse_json(content, schema)
+                repaired = True
+            if problem is not None:
+                raise StepError(
+                    f"the answer is {problem} (after one repair attempt): "
+                    f"{content[:_EXCERPT_CHARS]}",
+                    code="llm_invalid_json",
+                )
+            output = {
+                "content": content,
+                "finish_reason": finish_reason,
+                "json": value,
+                "repaired": repaired,
+            }
+        output["model"] = chat.answered_model
+        output["usage"] = chat.usage()
+        return output
+
+    return llm_chat

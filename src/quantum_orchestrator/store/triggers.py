@@ -1,0 +1,119 @@
+"""Triggers: schedules, webhooks and run-completion triggers of the workflows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from quantum_orchestrator.domain.errors import ConflictError, NotFoundError
+from quantum_orchestrator.store.tables import triggers
+
+Row = dict[str, Any]
+
+
+class TriggerStore:
+    """Reads and writes of ``triggers``."""
+
+    def __init__(self, *, skip_locked: bool = False) -> None:
+        # PostgreSQL: replicas claim due schedules with SKIP LOCKED, so each row is fired by
+        # one of them. SQLite has one writer at a time and needs no lock clause.
+        self._skip_locked = skip_locked
+
+    async def insert(self, conn: AsyncConnection, row: Row) -> None:
+        """Insert a trigger; ``ConflictError`` when the workflow has one with that name."""
+        try:
+            async with conn.begin_nested():
+                await conn.execute(triggers.insert(), row)
+        except IntegrityError:
+            raise ConflictError(
+                f"the workflow already has a trigger named {row['name']!r}"
+            ) from None
+
+    async def get(
+        self, conn: AsyncConnection, *, trigger_id: str, workspace_id: str | None = None
+    ) -> Row:
+        """One trigger; scoped by workspace when one is given."""
+        query = select(triggers).where(triggers.c.id == trigger_id)
+        if workspace_id is not None:
+            query = query.where(triggers.c.workspace_id == workspace_id)
+        row = (await conn.execute(query)).mappings().first()
+        if row is None:
+            raise NotFoundError(f"no trigger {trigger_id!r}")
+        return dict(row)
+
+    async def list_for(
+        self,
+        conn: AsyncConnection,
+        *,
+        workspace_id: str,
+        workflow_id: str | None = None,
+        kind: str | None = None,
+        state: str | None = None,
+    ) -> list[Row]:
+        """The workspace's triggers, oldest first, with filters."""
+        query = select(triggers).where(triggers.c.workspace_id == workspace_id)
+        if workflow_id is not None:
+            query = query.where(triggers.c.workflow_id == workflow_id)
+        if kind is not None:
+            query = query.where(triggers.c.kind == kind)
+        if state is not None:
+            query = query.where(triggers.c.state == state)
+        query = query.order_by(triggers.c.created_at, triggers.c.id)
+        return [dict(row) for row in (await conn.execute(query)).mappings()]
+
+    async def update(
+        self,
+        conn: AsyncConnection,
+        *,
+        trigger_id: str,
+        values: dict[str, Any],
+        expected_state: str | None = None,
+        expected_next: datetime | None = None,
+    ) -> bool:
+        """Change a trigger, guarded by its state and timer when given; True when it changed."""
+        query = update(triggers).where(triggers.c.id == trigger_id)
+        if expected_state is not None:
+            query = query.where(triggers.c.state == expected_state)
+        if expected_next is not None:
+            query = query.where(triggers.c.next_fire_at == expected_next)
+        result = await conn.execute(query.values(**values))
+        return bool(result.rowcount)
+
+    async def delete(self, conn: AsyncConnection, *, workspace_id: str, trigger_id: str) -> None:
+        """Remove a trigger; ``NotFoundError`` when there is none."""
+        result = await conn.execute(
+            delete(triggers).where(
+                triggers.c.id == trigger_id, triggers.c.workspace_id == workspace_id
+            )
+        )
+        if not result.rowcount:
+            raise NotFoundError(f"no trigger {trigger_id!r}")
+
+    async def due(self, conn: AsyncConnection, *, now: datetime, limit: int) -> list[Row]:
+        """Active schedules whose next fire time has come, claimed for this transaction."""
+        query = (
+            select(triggers)
+            .where(
+                triggers.c.state == "active",
+                triggers.c.next_fire_at.is_not(None),
+                triggers.c.next_fire_at <= now,
+            )
+            .order_by(triggers.c.next_fire_at, triggers.c.id)
+            .limit(limit)
+        )
+        if self._skip_locked:
+            query = query.with_for_update(skip_locked=True)
+        return [dict(row) for row in (await conn.execute(query)).mappings()]
+
+    async def listening(self, conn: AsyncConnection, *, workspace_id: str, kind: str) -> list[Row]:
+        """The workspace's active triggers of one kind (run-completion listeners)."""
+        query = select(triggers).where(
+            triggers.c.workspace_id == workspace_id,
+            triggers.c.kind == kind,
+            triggers.c.state == "active",
+        )
+        return [dict(row) for row in (await conn.execute(query)).mappings()]
