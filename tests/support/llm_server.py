@@ -29,6 +29,8 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     error: str = "scripted error"
+    # OpenAI-format ``tool_calls`` of the answer (``generative.agent``'s tests).
+    tool_calls: list[dict[str, Any]] | None = None
 
 
 @dataclass(kw_only=True)
@@ -93,6 +95,9 @@ def _handler(state: LlmServer) -> type[BaseHTTPRequestHandler]:
                 "completion_tokens": reply.completion_tokens,
                 "total_tokens": reply.prompt_tokens + reply.completion_tokens,
             }
+            message: dict[str, Any] = {"role": "assistant", "content": reply.content}
+            if reply.tool_calls is not None:
+                message["tool_calls"] = reply.tool_calls
             answer = {
                 "id": "chatcmpl-test",
                 "object": "chat.completion",
@@ -100,8 +105,8 @@ def _handler(state: LlmServer) -> type[BaseHTTPRequestHandler]:
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": reply.content},
-                        "finish_reason": "stop",
+                        "message": message,
+                        "finish_reason": "tool_calls" if reply.tool_calls else "stop",
                     }
                 ],
                 "usage": usage,

@@ -28,6 +28,11 @@ class RuntimeOptions:
     """First delay before retrying a failed server call, in seconds."""
     backoff_max: float = 30.0
     """Longest delay between retries of a failed server call, in seconds."""
+    breaker_failures: int = 5
+    """Consecutive failures (connection errors, timeouts, 5xx, 429) of one outbound target
+    that open its circuit breaker (built-in HTTP nodes)."""
+    breaker_cooldown: float = 30.0
+    """How long an open circuit breaker fails calls fast before a trial call, in seconds."""
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
@@ -39,6 +44,10 @@ class RuntimeOptions:
         for name in ("claim_wait", "result_flush_delay", "drain_grace", "final_flush_timeout"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
+        if self.breaker_failures < 1:
+            raise ValueError("breaker_failures must be at least 1")
+        if self.breaker_cooldown <= 0:
+            raise ValueError("breaker_cooldown must be positive")
         if not 0 < self.backoff_initial <= self.backoff_max:
             raise ValueError("need 0 < backoff_initial <= backoff_max")
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 
+from quantum_orchestrator.agents.breaker import CircuitBreakers
 from quantum_orchestrator.agents.netguard import AddressPolicy, GuardedTransport, parse_networks
+from quantum_orchestrator.domain.breaker import BreakerPolicy
 
 _DEFAULT_USER_AGENT = "quantum-orchestrator-agent"
 
@@ -21,11 +24,15 @@ def guarded_http_client(policy: AddressPolicy) -> httpx.AsyncClient:
         limits=limits,
         transport=GuardedTransport(policy=policy, limits=limits),
         trust_env=False,
+        # The client is shared by every step (and workspace) of the agent: a cookie one
+        # step's server sets must never ride along on another step's request.
+        cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
     )
 
 
 class NodeResources:
-    """Lazily created, shared resources: the ``httpx.AsyncClient`` of the HTTP steps.
+    """Lazily created, shared resources: the ``httpx.AsyncClient`` of the HTTP steps and the
+    circuit breakers (``breakers``, one per target) their calls go through.
 
     One client per runtime keeps connection pools warm across steps. A step whose workspace
     allows internal networks (``extra_allow``) gets a client of its own for that allow-list:
@@ -39,7 +46,9 @@ class NodeResources:
         *,
         http_client_factory: Callable[[], httpx.AsyncClient] | None = None,
         http_allow: Sequence[str] = (),
+        breaker_policy: BreakerPolicy | None = None,
     ) -> None:
+        self.breakers = CircuitBreakers(breaker_policy)
         self._allow = tuple(str(network) for network in parse_networks(http_allow))
         self._custom_factory = http_client_factory
         self._clients: dict[tuple[str, ...], httpx.AsyncClient] = {}

@@ -18,6 +18,7 @@ from quantum_orchestrator.agents.resources import NodeResources
 from quantum_orchestrator.agents.runtime import AgentRuntime, RuntimeOptions
 from quantum_orchestrator.agents.transport import AgentTransport
 from quantum_orchestrator.domain.agent_protocol import CapabilityInfo
+from quantum_orchestrator.domain.breaker import BreakerPolicy
 from quantum_orchestrator.domain.node_packs import load_node_packs
 
 if TYPE_CHECKING:
@@ -91,7 +92,13 @@ def build_runtime(
         (agent.capabilities, agent.handlers) for agent in agents
     ]
     if include_builtin:
-        resources = NodeResources(http_allow=http_allow)
+        tuning = options or RuntimeOptions()
+        resources = NodeResources(
+            http_allow=http_allow,
+            breaker_policy=BreakerPolicy(
+                failure_threshold=tuning.breaker_failures, cooldown=tuning.breaker_cooldown
+            ),
+        )
         sources.append((builtin_capabilities(), builtin_handlers(resources=resources)))
         sources.append(_pack_capabilities())
     for agent_capabilities, agent_handlers in sources:

@@ -265,7 +265,14 @@ BUILTIN_NODE_TYPES: tuple[NodeType, ...] = (
         name="specialized.http_request",
         category="specialized",
         description="Makes an HTTP request. A non-2xx answer is an error; 5xx, 429 and network "
-        "errors are retryable. Output: `{status, headers, body}` (body parsed when JSON).",
+        "errors are retryable, and so is `circuit_open` (the target failed repeatedly and its "
+        "circuit breaker is open). Output: `{status, headers, body}` (body parsed when JSON). "
+        "`auth` sets a bearer token, basic credentials or a header, usually from "
+        "`{{ secrets.X }}`; it does not follow a redirect to another origin. `paginate` fetches "
+        "pages (`link`: RFC 8288 `rel=next`; `cursor`: the value at `cursor_path` sent as the "
+        "query parameter `cursor_param`; `page`: `page_param` counted up from `start` until a "
+        "page has no items) and outputs `{status, headers, pages, items, truncated, next}`, "
+        "`items` being what the JSONPath `items` selects on every page.",
         params_schema={
             "type": "object",
             "additionalProperties": False,
@@ -288,6 +295,79 @@ BUILTIN_NODE_TYPES: tuple[NodeType, ...] = (
                     "exclusiveMinimum": 0,
                     "maximum": 3600,
                     "default": 30,
+                },
+                "auth": {
+                    "description": "Credentials, usually `{{ secrets.X }}` templates.",
+                    "oneOf": [
+                        {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["bearer"],
+                            "properties": {"bearer": {"type": "string", "minLength": 1}},
+                        },
+                        {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["basic"],
+                            "properties": {
+                                "basic": {
+                                    "type": "object",
+                                    "additionalProperties": False,
+                                    "required": ["username", "password"],
+                                    "properties": {
+                                        "username": {"type": "string", "minLength": 1},
+                                        "password": {"type": "string"},
+                                    },
+                                }
+                            },
+                        },
+                        {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["header"],
+                            "properties": {
+                                "header": {
+                                    "type": "object",
+                                    "additionalProperties": False,
+                                    "required": ["name", "value"],
+                                    "properties": {
+                                        "name": {"type": "string", "minLength": 1},
+                                        "value": {"type": "string", "minLength": 1},
+                                    },
+                                }
+                            },
+                        },
+                    ],
+                },
+                "paginate": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["mode"],
+                    "properties": {
+                        "mode": {"enum": ["link", "cursor", "page"]},
+                        "max_pages": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "maximum": 100,
+                            "default": 10,
+                        },
+                        "items": {
+                            "type": "string",
+                            "description": "JSONPath of the items of a page, such as "
+                            "`$.data[*]`; without it, a page that is a list is its items.",
+                        },
+                        "cursor_path": {
+                            "type": "string",
+                            "description": "cursor mode: JSONPath of the next cursor; none "
+                            "(or empty) ends the pages.",
+                        },
+                        "cursor_param": {
+                            "type": "string",
+                            "description": "cursor mode: the query parameter that sends it.",
+                        },
+                        "page_param": {"type": "string", "default": "page"},
+                        "start": {"type": "integer", "minimum": 0, "default": 1},
+                    },
                 },
             },
             "not": {"required": ["json", "body"]},
@@ -600,6 +680,39 @@ BUILTIN_NODE_TYPES: tuple[NodeType, ...] = (
                 "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600},
             },
             "not": {"required": ["prompt", "messages"]},
+        },
+    ),
+    NodeType(
+        name="generative.agent",
+        category="generative",
+        description="A tool-using agent loop: the model is offered the node types in `tools` "
+        "and calls them until it answers. Each model turn (a `generative.llm_chat`) and each "
+        "tool call is a child step with its own attempts. Stops with an error past "
+        "`max_iterations`, `max_tokens`, `max_cost` or `max_seconds`. Output: "
+        "`{answer, iterations, tool_calls, usage}`.",
+        executor="engine",
+        params_schema={
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["base_url", "model", "prompt"],
+            "properties": {
+                "base_url": {"type": "string", "minLength": 1, "maxLength": 2048},
+                "api_key": {"type": "string", "description": "Use {{ secrets.NAME }}."},
+                "model": {"type": "string", "minLength": 1, "maxLength": 200},
+                "system": {"type": "string"},
+                "prompt": {"type": "string"},
+                "tools": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "Node types the model may call (run by agents).",
+                },
+                "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+                "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600},
+                "max_iterations": {"type": "integer", "minimum": 1, "maximum": 100},
+                "max_tokens": {"type": "integer", "minimum": 1},
+                "max_cost": {"type": "number", "minimum": 0},
+                "max_seconds": {"type": "number", "exclusiveMinimum": 0},
+            },
         },
     ),
 )

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from quantum_orchestrator.domain.agent_loop import AGENT
 from quantum_orchestrator.domain.control import (
     APPROVAL,
     SUBWORKFLOW,
@@ -34,6 +35,7 @@ from quantum_orchestrator.domain.states import (
 )
 from quantum_orchestrator.domain.templates import is_truthy, referenced_nodes, render
 from quantum_orchestrator.domain.validation import validate_inputs
+from quantum_orchestrator.engine import agent_loop
 from quantum_orchestrator.engine.plans import PlanCache
 from quantum_orchestrator.engine.unit import Repositories, Tx
 from quantum_orchestrator.settings import EngineSettings
@@ -213,6 +215,10 @@ class Scheduler:
                     finished.append(await self._fail_now(tx, run, row, exc.to_dict()))
             elif node.type == "core.map":
                 finished += await self._start_map(tx, run=run, plan=plan, row=row, params=params)
+            elif node.type == AGENT:
+                finished += await agent_loop.start(
+                    self, tx, run=run, plan=plan, row=row, params=params
+                )
             else:
                 queued.append({"sid": row["id"], "params": params})
         if queued:
@@ -576,6 +582,8 @@ class Scheduler:
         parent = await self.repos.steps.get(tx.conn, child["parent_id"])
         if parent is None or parent["state"] != "running":
             return []
+        if parent["node_type"] == AGENT:
+            return await agent_loop.child_finished(self, tx, run=run, parent=parent, child=child)
         children = await self.repos.steps.children(tx.conn, parent["id"])
         failed = [c for c in children if c["state"] in ("failed", "cancelled")]
         waiting = [c for c in children if c["state"] == "pending"]
@@ -623,7 +631,12 @@ class Scheduler:
             elif run["state"] == "waiting" and busy:
                 await self._set_run_state(tx, run, RunState.RUNNING, {})
             return
-        if counts.get("failed", 0) or counts.get("cancelled", 0):
+        if counts.get("cancelled", 0) or (
+            # A failed tool call of an agent step was the model's to handle: only a failed
+            # top-level step fails the run.
+            counts.get("failed", 0)
+            and await self.repos.runs.first_failed_step(tx.conn, run["id"]) is not None
+        ):
             error = await self._run_error(tx, run)
             await self._set_run_state(
                 tx, run, RunState.FAILED, {"error": error, "finished_at": tx.now}

@@ -46,6 +46,7 @@ def test_catalog_contents() -> None:
         "ml.embed",
         "ml.similarity",
         "generative.llm_chat",
+        "generative.agent",
     }
     assert {name for name, t in catalog.items() if t.executor == "engine"} == {
         "core.delay",
@@ -53,6 +54,7 @@ def test_catalog_contents() -> None:
         "core.approval",
         "core.subworkflow",
         "core.map",
+        "generative.agent",
     }
     assert catalog["core.merge"].default_trigger_rule == "none_failed"
     assert catalog["core.merge"].receives_upstream

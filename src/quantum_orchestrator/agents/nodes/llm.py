@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import jsonschema
 
+from quantum_orchestrator.agents.breaker import CircuitBreakers
 from quantum_orchestrator.agents.context import StepContext
 from quantum_orchestrator.agents.handler import Handler
 from quantum_orchestrator.agents.resources import NodeResources
@@ -105,7 +106,14 @@ def _parse_json(content: str, schema: dict[str, Any]) -> tuple[Any, str | None]:
 class _Chat:
     """One step's calls to the endpoint (a schema repair makes it two) and their usage."""
 
-    def __init__(self, *, client: httpx.AsyncClient, params: dict[str, Any], ctx: StepContext):
+    def __init__(
+        self,
+        *,
+        client: httpx.AsyncClient,
+        params: dict[str, Any],
+        ctx: StepContext,
+        breakers: CircuitBreakers | None = None,
+    ):
         base_url = params.get("base_url")
         if not isinstance(base_url, str) or not base_url:
             raise _invalid("needs a base_url such as https://api.openai.com/v1")
@@ -119,18 +127,21 @@ class _Chat:
         self.model = model
         self.timeout = float(timeout)
         self.client = client
+        self.breakers = breakers or CircuitBreakers()
         self.ctx = ctx
         self.headers = {"Idempotency-Key": ctx.idempotency_key}
         api_key = params.get("api_key")
         if api_key:
             self.headers["Authorization"] = f"Bearer {api_key}"
         self.options: dict[str, Any] = {}
-        for name in ("temperature", "max_tokens"):
+        for name in ("temperature", "max_tokens", "tools"):
             if params.get(name) is not None:
                 self.options[name] = params[name]
         self.prompt_tokens = 0
         self.completion_tokens = 0
         self.answered_model = model
+        # The tool calls of the last answer (``generative.agent`` offers tools to the model).
+        self.tool_calls: list[Any] | None = None
 
     async def complete(self, messages: list[dict[str, Any]]) -> tuple[str, str | None]:
         """One completion: the answer's text and finish reason."""
@@ -150,8 +161,8 @@ class _Chat:
 
     async def _post(self, body: dict[str, Any]) -> httpx.Response:
         try:
-            return await self.client.post(
-                self.url, json=body, headers=self.headers, timeout=self.timeout
+            return await self.breakers.request(
+                self.client, "POST", self.url, json=body, headers=self.headers, timeout=self.timeout
             )
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
             raise StepError(f"invalid base_url: {exc}", code="invalid_url") from exc
@@ -182,6 +193,7 @@ class _Chat:
             data = response.json()
             choice = data["choices"][0]
             content = choice["message"].get("content") or ""
+            tool_calls = choice["message"].get("tool_calls")
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
             raise StepError(
                 f"POST {self.url} answered something that is not a chat completion: "
@@ -196,6 +208,7 @@ class _Chat:
                 setattr(self, name, getattr(self, name) + value)
         if isinstance(data.get("model"), str) and data["model"]:
             self.answered_model = data["model"]
+        self.tool_calls = tool_calls if isinstance(tool_calls, list) and tool_calls else None
         return str(content), choice.get("finish_reason")
 
     def usage(self) -> dict[str, Any]:
@@ -230,7 +243,7 @@ def llm_chat_handler(resources: NodeResources) -> Handler:
             raise StepError(
                 f"the workspace's HTTP allow-list is invalid: {exc}", code="invalid_http_allow"
             ) from exc
-        chat = _Chat(client=client, params=params, ctx=ctx)
+        chat = _Chat(client=client, params=params, ctx=ctx, breakers=resources.breakers)
         content, finish_reason = await chat.complete(messages)
         output: dict[str, Any] = {"content": content, "finish_reason": finish_reason}
         if schema is not None:
@@ -263,6 +276,8 @@ def llm_chat_handler(resources: NodeResources) -> Handler:
                 "json": value,
                 "repaired": repaired,
             }
+        if chat.tool_calls:
+            output["tool_calls"] = chat.tool_calls
         output["model"] = chat.answered_model
         output["usage"] = chat.usage()
         return output

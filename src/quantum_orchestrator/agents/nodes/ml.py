@@ -69,6 +69,7 @@ class _ModelClient:
             raise _invalid("headers must be an object")
         self._headers = {str(k): str(v) for k, v in headers.items()}
         self._timeout = _positive(params, "timeout", DEFAULT_TIMEOUT)
+        self._breakers = resources.breakers
         try:
             self._client = resources.http_client(extra_allow=ctx.http_allow)
         except ValueError as exc:
@@ -79,8 +80,8 @@ class _ModelClient:
     async def post(self, url: str, body: dict[str, Any]) -> dict[str, Any]:
         """The JSON object the endpoint answers; HTTP failures become ``StepError``."""
         try:
-            response = await self._client.post(
-                url, json=body, headers=self._headers, timeout=self._timeout
+            response = await self._breakers.request(
+                self._client, "POST", url, json=body, headers=self._headers, timeout=self._timeout
             )
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
             raise StepError(f"invalid url {url!r}: {exc}", code="invalid_url") from exc

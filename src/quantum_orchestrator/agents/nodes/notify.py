@@ -77,7 +77,9 @@ async def _send_webhook(
             f"the workspace's HTTP allow-list is invalid: {exc}", code="invalid_http_allow"
         ) from exc
     try:
-        response = await client.post(
+        response = await resources.breakers.request(
+            client,
+            "POST",
             url,
             json=body,
             timeout=timeout,
