@@ -325,3 +325,63 @@ async def test_triage_from_a_signed_webhook(
     assert site.posted == [{"text": "Question in ticket T-1043: Asks about CSV export."}]
     assert (await http.get(f"{API}/approvals")).json()["items"] == []
     assert LLM_KEY not in json.dumps(done) + json.dumps(other)
+
+
+async def test_the_order_agent_looks_the_order_up_then_answers(
+    http: httpx.AsyncClient, site: Site, llm: LlmServer
+) -> None:
+    await prepare(http, "order_agent")
+    orders_api = site.page_url.rsplit("/", 1)[0]
+    lookup = {"url": f"{orders_api}/new", "method": "GET"}
+    llm.add(
+        Reply(
+            content="",
+            tool_calls=[
+                {
+                    "id": "call-1",
+                    "type": "function",
+                    "function": {
+                        "name": "specialized__http_request",
+                        "arguments": json.dumps(lookup),
+                    },
+                }
+            ],
+            prompt_tokens=120,
+            completion_tokens=15,
+        ),
+        Reply(content="Your order is on its way.", prompt_tokens=400, completion_tokens=8),
+    )
+    started = await http.post(
+        f"{API}/workflows/order_agent/runs",
+        json={
+            "inputs": {
+                "question": "Where is order 1042?",
+                "orders_api": orders_api,
+                "base_url": llm.url,
+                "model": "test-model",
+            }
+        },
+    )
+    assert started.status_code == 201, started.text
+    run = await wait_run(http, started.json()["id"], TERMINAL)
+    assert run["state"] == "succeeded", run
+    assert run["outputs"] == {"answer": "Your order is on its way.", "tool_calls": 1}
+    # The run shows what the agent did: a turn, the HTTP call it asked for, the final turn.
+    agent = next(s for s in run["steps"] if s["node_id"] == "agent")
+    children = sorted(
+        (s for s in run["steps"] if s["parent_id"] == agent["id"]), key=lambda s: s["map_index"]
+    )
+    assert [s["node_type"] for s in children] == [
+        "generative.llm_chat",
+        "specialized.http_request",
+        "generative.llm_chat",
+    ]
+    assert all(s["state"] == "succeeded" and s["attempts"] for s in children), children
+    assert site.fetches == 1
+    # The model saw the tools and, on its second turn, the page the tool fetched.
+    first, second = llm.seen
+    offered = {tool["function"]["name"] for tool in first.body["tools"]}
+    assert offered == {"specialized__http_request", "specialized__transform"}
+    assert first.headers["Authorization"] == f"Bearer {LLM_KEY}"
+    assert any(message["role"] == "tool" for message in second.body["messages"])
+    assert LLM_KEY not in json.dumps(run)

@@ -140,6 +140,7 @@ def _body(method: str, path: str) -> dict[str, Any]:
         f"{API}/agent/{{agent_id}}/heartbeat": {"running": []},
         f"{API}/agent/{{agent_id}}/claim": {"max": 1, "wait": 0},
         f"{API}/agent/{{agent_id}}/results": {"results": []},
+        f"{API}/agent/{{agent_id}}/progress": {"step_id": "0" * 32, "attempt": 1, "data": {}},
         f"{API}/secrets/{{name}}": {"value": "overwritten-by-a"},
     }
     if method in ("GET", "DELETE"):

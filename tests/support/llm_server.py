@@ -3,7 +3,9 @@
 ``POST /v1/chat/completions`` answers the next scripted :class:`Reply` (or, with an empty
 script, an echo of the last user message). Replies set the status, the content, the ``usage``,
 headers such as ``Retry-After`` or a delay before answering. Every
-request is recorded with its arrival time.
+request is recorded with its arrival time. A request with ``"stream": true`` is answered as
+Server-Sent Events: the reply's ``chunks`` (or its whole content), ``chunk_delay`` seconds apart,
+then a usage chunk and ``data: [DONE]``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ class Reply:
     error: str = "scripted error"
     # OpenAI-format ``tool_calls`` of the answer (``generative.agent``'s tests).
     tool_calls: list[dict[str, Any]] | None = None
+    # Streamed answers: the content in these pieces, sent this many seconds apart.
+    chunks: list[str] | None = None
+    chunk_delay: float = 0.0
 
 
 @dataclass(kw_only=True)
@@ -95,6 +100,9 @@ def _handler(state: LlmServer) -> type[BaseHTTPRequestHandler]:
                 "completion_tokens": reply.completion_tokens,
                 "total_tokens": reply.prompt_tokens + reply.completion_tokens,
             }
+            if isinstance(body, dict) and body.get("stream") is True:
+                self._stream(reply, model, usage)
+                return
             message: dict[str, Any] = {"role": "assistant", "content": reply.content}
             if reply.tool_calls is not None:
                 message["tool_calls"] = reply.tool_calls
@@ -112,6 +120,31 @@ def _handler(state: LlmServer) -> type[BaseHTTPRequestHandler]:
                 "usage": usage,
             }
             self._send(200, answer, reply.headers)
+
+        def _stream(self, reply: Reply, model: str, usage: dict[str, Any]) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            pieces = reply.chunks if reply.chunks is not None else [reply.content]
+            base = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "model": model}
+            first = {**base, "choices": [{"index": 0, "delta": {"role": "assistant"}}]}
+            self._event(first)
+            for piece in pieces:
+                if reply.chunk_delay:
+                    time.sleep(reply.chunk_delay)
+                delta = {"index": 0, "delta": {"content": piece}, "finish_reason": None}
+                self._event({**base, "choices": [delta]})
+            done = {"index": 0, "delta": {}, "finish_reason": "stop"}
+            self._event({**base, "choices": [done]})
+            self._event({**base, "choices": [], "usage": usage})
+            self.wfile.write(b"data: [DONE]\n\n")
+            self.wfile.flush()
+
+        def _event(self, payload: Any) -> None:
+            self.wfile.write(b"data: " + json.dumps(payload).encode() + b"\n\n")
+            self.wfile.flush()
 
         def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
             data = json.dumps(payload).encode()

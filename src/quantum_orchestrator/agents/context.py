@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
+
+ProgressSink = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 @dataclass(kw_only=True)
@@ -15,6 +19,8 @@ class StepContext:
     at least once, so handlers with side effects should pass it on to the systems they call.
     ``http_allow`` lists the internal networks (CIDRs) the step's workspace lets its HTTP
     requests reach, on top of the agent's own allow-list (SSRF protection).
+    ``await ctx.progress({...})`` sends partial output (a ``step.progress`` event of the run,
+    such as streamed text); it never fails the step.
     """
 
     run_id: str
@@ -27,8 +33,18 @@ class StepContext:
     logger: logging.LoggerAdapter[logging.Logger]
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
     http_allow: tuple[str, ...] = ()
+    progress_sink: ProgressSink | None = None
 
     @property
     def is_cancelled(self) -> bool:
         """True once the run was cancelled or the lease lost; long handlers should stop then."""
         return self.cancelled.is_set()
+
+    async def progress(self, data: dict[str, Any]) -> None:
+        """Report partial output; a failure to deliver it is logged and dropped."""
+        if self.progress_sink is None:
+            return
+        try:
+            await self.progress_sink(data)
+        except Exception as exc:  # noqa: BLE001 - progress is best effort, never a step failure
+            self.logger.debug("progress dropped: %s: %s", type(exc).__name__, exc)

@@ -89,6 +89,15 @@ class HttpTransport:
         answer.setdefault("rejected", [])
         return cast(ResultsAnswer, answer)
 
+    async def progress(
+        self, agent_id: str, step_id: str, attempt: int, data: dict[str, Any]
+    ) -> None:
+        """``POST /api/v1/agent/{id}/progress``."""
+        await self._post(
+            self._agent_path(agent_id, "progress"),
+            {"step_id": step_id, "attempt": attempt, "data": data},
+        )
+
     async def deregister(self, agent_id: str) -> None:
         """``POST /api/v1/agent/{id}/deregister``."""
         await self._post(self._agent_path(agent_id, "deregister"), None)

@@ -37,7 +37,7 @@ from quantum_orchestrator.domain.agent_protocol import (
     Task,
 )
 from quantum_orchestrator.domain.errors import OutputTooLargeError, QOError, StepTimeoutError
-from quantum_orchestrator.domain.secrets import redact_text
+from quantum_orchestrator.domain.secrets import redact, redact_text
 from quantum_orchestrator.observability.logging import secret_values
 
 logger = logging.getLogger("quantum_orchestrator.agents")
@@ -565,6 +565,7 @@ class AgentRuntime:
             ),
             http_allow=tuple(str(network) for network in task.get("http_allow") or ()),
         )
+        ctx.progress_sink = functools.partial(self._progress, task, secrets)
         # Any logger (httpx's, a handler's own) may print a value while the step runs: the
         # log processor redacts the registered values from every line until it ends.
         secret_values.add(secrets)
@@ -572,6 +573,14 @@ class AgentRuntime:
         attempt = _Attempt(task=task, ctx=ctx, runner=runner, secrets=secrets)
         self._inflight[step_id] = attempt
         runner.add_done_callback(functools.partial(self._finished, attempt))
+
+    async def _progress(self, task: Task, secrets: list[str], data: dict[str, Any]) -> None:
+        """Send a handler's partial output for its attempt (secrets' values redacted)."""
+        agent_id = self._agent_id
+        if agent_id is None:
+            return
+        payload = redact(data, secrets) if secrets else data
+        await self._transport.progress(agent_id, task["step_id"], task["attempt"], payload)
 
     def _cancel_attempt(self, attempt: _Attempt, reason: ErrorInfo) -> None:
         if attempt.runner.done():

@@ -6,7 +6,7 @@ server (``qo up``) hands its built-in agents an in-process transport with the sa
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from quantum_orchestrator.domain.agent_protocol import (
     HeartbeatAnswer,
@@ -19,7 +19,7 @@ from quantum_orchestrator.domain.agent_protocol import (
 
 
 class AgentTransport(Protocol):
-    """The five calls of the agent protocol."""
+    """The six calls of the agent protocol."""
 
     async def register(self, registration: Registration) -> RegistrationAnswer:
         """Introduce the agent; answers its id and the heartbeat/lease timings."""
@@ -35,6 +35,12 @@ class AgentTransport(Protocol):
 
     async def report(self, agent_id: str, results: list[Result]) -> ResultsAnswer:
         """Report finished attempts in one batch."""
+        ...
+
+    async def progress(
+        self, agent_id: str, step_id: str, attempt: int, data: dict[str, Any]
+    ) -> None:
+        """Send partial output (a ``step.progress`` event) of an attempt the agent holds."""
         ...
 
     async def deregister(self, agent_id: str) -> None:

@@ -8,7 +8,13 @@ from fastapi import APIRouter, Response
 
 from quantum_orchestrator.api.deps import AgentProtocol, EngineDep
 from quantum_orchestrator.api.routing import JsonRoute
-from quantum_orchestrator.api.schemas import ClaimBody, HeartbeatBody, RegistrationBody, ResultsBody
+from quantum_orchestrator.api.schemas import (
+    ClaimBody,
+    HeartbeatBody,
+    ProgressBody,
+    RegistrationBody,
+    ResultsBody,
+)
 from quantum_orchestrator.domain.agent_protocol import (
     HeartbeatAnswer,
     Registration,
@@ -73,6 +79,22 @@ async def results(
     return await engine.agents.report(
         agent_id=agent_id, results=items, workspace_id=principal.workspace_id, pool=principal.pool
     )
+
+
+@router.post("/{agent_id}/progress", status_code=204)
+async def progress(
+    agent_id: str, body: ProgressBody, engine: EngineDep, principal: AgentProtocol
+) -> Response:
+    """Partial output of a running attempt (streamed text): a ``step.progress`` event."""
+    await engine.agents.progress(
+        agent_id=agent_id,
+        step_id=body.step_id,
+        attempt=body.attempt,
+        data=body.data,
+        workspace_id=principal.workspace_id,
+        pool=principal.pool,
+    )
+    return Response(status_code=204)
 
 
 @router.post("/{agent_id}/deregister", status_code=204)

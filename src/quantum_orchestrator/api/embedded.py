@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+from typing import Any
 
 from quantum_orchestrator.agents.errors import AgentUnknownError as TransportAgentUnknownError
 from quantum_orchestrator.agents.runtime import AgentRuntime, RuntimeOptions
@@ -62,6 +63,17 @@ class LocalTransport:
         """Report results."""
         try:
             return await self._engine.agents.report(agent_id=agent_id, results=results)
+        except AgentUnknownError as exc:
+            raise TransportAgentUnknownError(exc.message) from exc
+
+    async def progress(
+        self, agent_id: str, step_id: str, attempt: int, data: dict[str, Any]
+    ) -> None:
+        """Record partial output."""
+        try:
+            await self._engine.agents.progress(
+                agent_id=agent_id, step_id=step_id, attempt=attempt, data=data
+            )
         except AgentUnknownError as exc:
             raise TransportAgentUnknownError(exc.message) from exc
 

@@ -115,7 +115,7 @@ async def run_events(
     engine: EngineDep,
     principal: RunsRead,
     last_event_id: Annotated[str | None, Header(max_length=20)] = None,
-    after: Annotated[int | None, Query(ge=0)] = None,
+    after: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
 ) -> StreamingResponse:
     """The run's timeline as Server-Sent Events: past events first, then live ones.
 

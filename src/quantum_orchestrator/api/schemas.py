@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from quantum_orchestrator.domain.secrets import NAME_PATTERN, as_templates
 
 Row = dict[str, Any]
+MAX_INT32 = 2_147_483_647
 
 
 class Strict(BaseModel):
@@ -28,7 +29,10 @@ class RunBody(Strict):
     """Start a run."""
 
     inputs: dict[str, Any] = Field(default_factory=dict)
-    version: int | None = Field(None, ge=1, description="A version number; default the latest.")
+    # Bounded like every stored integer: the databases hold 32/64-bit numbers, not any int.
+    version: int | None = Field(
+        None, ge=1, le=MAX_INT32, description="A version number; default the latest."
+    )
 
 
 class CapabilityBody(Strict):
@@ -49,7 +53,7 @@ class RegistrationBody(Strict):
     concurrency: int = Field(ge=1, le=10_000)
     version: str = Field(max_length=50)
     host: str = Field(max_length=255)
-    pid: int = Field(ge=0)
+    pid: int = Field(ge=0, le=MAX_INT32)
 
 
 class HeartbeatBody(Strict):
@@ -77,7 +81,7 @@ class ResultBody(Strict):
     """One finished attempt."""
 
     step_id: str = Field(max_length=64)
-    attempt: int = Field(ge=1)
+    attempt: int = Field(ge=1, le=MAX_INT32)
     status: Literal["succeeded", "failed"]
     output: Any = None
     error: ErrorBody | None = None
@@ -87,6 +91,14 @@ class ResultsBody(Strict):
     """``POST /api/v1/agent/{id}/results``."""
 
     results: list[ResultBody] = Field(max_length=1000)
+
+
+class ProgressBody(Strict):
+    """``POST /api/v1/agent/{id}/progress``: partial output of an attempt the agent holds."""
+
+    step_id: str = Field(max_length=64)
+    attempt: int = Field(ge=1, le=MAX_INT32)
+    data: dict[str, Any]
 
 
 def _iso(value: datetime | None) -> str | None:

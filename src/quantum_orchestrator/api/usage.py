@@ -21,7 +21,9 @@ class BudgetBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    token_limit: int | None = Field(None, ge=0, description="Tokens per calendar month (UTC).")
+    token_limit: int | None = Field(
+        None, ge=0, le=2**63 - 1, description="Tokens per calendar month (UTC)."
+    )
     cost_limit: float | None = Field(None, ge=0, description="Cost per calendar month (UTC).")
     alert_ratio: float = Field(
         0.8, gt=0, le=1, description="Share of a limit past which the soft alert is raised."

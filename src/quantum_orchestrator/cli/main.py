@@ -21,6 +21,7 @@ from quantum_orchestrator.cli import (
     keys,
     runs,
     triggers,
+    usage,
     workflow,
     workspaces,
 )
@@ -50,6 +51,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(audit.app, name="audit")
 app.add_typer(approvals.app, name="approvals")
 app.add_typer(triggers.app, name="triggers")
+app.add_typer(usage.app, name="usage")
 app.command("approve")(approvals.approve_command)
 app.command("reject")(approvals.reject_command)
 app.command("run")(runs.run_command)

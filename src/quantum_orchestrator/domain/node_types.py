@@ -678,6 +678,11 @@ BUILTIN_NODE_TYPES: tuple[NodeType, ...] = (
                 "max_tokens": {"type": "integer", "minimum": 1},
                 "response_schema": {"type": "object"},
                 "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600},
+                "stream": {
+                    "type": "boolean",
+                    "description": "Stream the answer: the text so far is sent as "
+                    "`step.progress` events of the run (default false).",
+                },
             },
             "not": {"required": ["prompt", "messages"]},
         },

@@ -15,7 +15,12 @@ from quantum_orchestrator.domain.agent_protocol import (
     ResultsAnswer,
     Task,
 )
-from quantum_orchestrator.domain.errors import ConflictError, NotFoundError, QOError
+from quantum_orchestrator.domain.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    QOError,
+)
 from quantum_orchestrator.domain.plan import Retry
 from quantum_orchestrator.domain.secrets import marked_names, redact, redact_text, substitute
 from quantum_orchestrator.domain.states import AgentState, AttemptState, StepState, step_transition
@@ -30,6 +35,8 @@ from quantum_orchestrator.store.pagination import Page
 from quantum_orchestrator.store.types import new_id
 
 Row = dict[str, Any]
+# The largest ``data`` of one ``step.progress`` event, in bytes of JSON.
+MAX_PROGRESS_BYTES = 256 * 1024
 
 
 class AgentUnknownError(NotFoundError):
@@ -420,6 +427,42 @@ class AgentService:
                 for observe in self.step_observers:
                     observe(row["node_type"], row["state"], seconds)
         return {"accepted": accepted, "rejected": rejected}
+
+    async def progress(
+        self,
+        *,
+        agent_id: str,
+        step_id: str,
+        attempt: int,
+        data: dict[str, Any],
+        workspace_id: str | None = None,
+        pool: str | None = None,
+    ) -> None:
+        """Record a ``step.progress`` event (partial output such as streamed text) for an
+        attempt the agent holds; refused (409) for any attempt it does not hold."""
+        agent = await self._agent(agent_id, workspace_id, pool)
+        size = json_size(data)
+        if size > MAX_PROGRESS_BYTES:
+            raise InvalidInputError(
+                f"the progress data is {size} bytes, more than the limit of {MAX_PROGRESS_BYTES}"
+            )
+        repos = self._uow.repos
+        async with self._uow.write() as tx:
+            step = (await repos.steps.heads(tx.conn, [step_id])).get(step_id)
+            # Another workspace's step is none of this agent's business: not found.
+            if step is None or (
+                not agent["builtin"] and step["workspace_id"] != agent["workspace_id"]
+            ):
+                raise NotFoundError(f"no step {step_id!r}")
+            if (
+                step["state"] != StepState.RUNNING
+                or step["agent_id"] != agent_id
+                or step["attempts"] != attempt
+            ):
+                raise ConflictError(
+                    f"the agent does not hold attempt {attempt} of step {step_id!r}"
+                )
+            tx.step_event(step, "progress", state="running", data={**data, "attempt": attempt})
 
     async def _redact_result(self, tx: Tx, step: Row, result: Result, names: set[str]) -> Result:
         """The result with the values of the step's secrets replaced by ``***`` in its output

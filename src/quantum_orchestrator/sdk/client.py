@@ -31,6 +31,7 @@ from quantum_orchestrator.sdk.builder import Workflow
 from quantum_orchestrator.sdk.credentials import CredentialStore
 from quantum_orchestrator.sdk.errors import ClientError
 from quantum_orchestrator.sdk.triggers import TriggerMethods
+from quantum_orchestrator.sdk.usage import UsageMethods
 
 __all__ = [
     "DEFAULT_SERVER",
@@ -119,7 +120,7 @@ def _event_payload(event_type: str, data: str) -> dict[str, Any]:
     return payload
 
 
-class Client(AccountMethods, ApprovalMethods, TriggerMethods):
+class Client(AccountMethods, ApprovalMethods, TriggerMethods, UsageMethods):
     """Async client of one server; use as ``async with Client(...) as qo:`` (or ``aclose()``).
 
     ``server`` defaults to ``$QO_SERVER``, else ``http://127.0.0.1:8787``. ``token`` (sent as

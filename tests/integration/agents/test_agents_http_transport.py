@@ -59,6 +59,7 @@ class FakeAgentApi:
         self.heartbeats: list[list[str]] = []
         self.claims: list[dict[str, Any]] = []
         self.deregistered: list[str] = []
+        self.progress: list[dict[str, Any]] = []
         self.cancel: set[str] = set()
         self.fail_status: int | None = None
         self.app = Starlette(
@@ -114,6 +115,10 @@ class FakeAgentApi:
             return JSONResponse(
                 {"accepted": [r["step_id"] for r in body["results"]], "rejected": []}
             )
+        if action == "progress":
+            with self.lock:
+                self.progress.append(body)
+            return Response(status_code=204)
         if action == "deregister":
             with self.lock:
                 del self.agents[agent_id]
@@ -174,6 +179,8 @@ async def test_protocol_calls(api: tuple[FakeAgentApi, str]) -> None:
             agent_id, [{"step_id": "s1", "attempt": 1, "status": "succeeded", "output": None}]
         )
         assert report == {"accepted": ["s1"], "rejected": []}
+        await transport.progress(agent_id, "s1", 1, {"delta": "so far"})
+        assert fake.progress == [{"step_id": "s1", "attempt": 1, "data": {"delta": "so far"}}]
         await transport.deregister(agent_id)
         assert fake.deregistered == [agent_id]
         with pytest.raises(AgentUnknownError):

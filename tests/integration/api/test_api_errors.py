@@ -331,3 +331,20 @@ async def test_deploy_of_unknown_and_spec_paths(http: httpx.AsyncClient) -> None
     body = assert_problem(await http.post(f"{API}/workflows/drafted/runs", json={}), 404)
     assert body["code"] == "not_deployed"
     assert (await http.get(f"{API}/workflows/drafted/versions")).json()["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", f"{API}/workflows/w/runs", {"version": 2**70}),
+        ("GET", f"{API}/runs/x/events?after={2**70}", None),
+        ("GET", f"{API}/workflows/w/versions/{2**70}", None),
+        ("PUT", f"{API}/usage/budget", {"token_limit": 2**70}),
+    ],
+)
+async def test_integers_beyond_what_the_database_holds_are_422(
+    seeded: httpx.AsyncClient, method: str, path: str, body: object
+) -> None:
+    response = await seeded.request(method, path, json=body)
+    assert_problem(response, 422)
+    await _nothing_changed(seeded)

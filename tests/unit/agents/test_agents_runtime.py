@@ -51,6 +51,8 @@ class MemoryTransport:
         self.forget_on_report = False
         self.state = "online"
         self.max_output_bytes: int | None = None
+        self.progress_sent: list[tuple[str, str, int, dict[str, Any]]] = []
+        self.fail_progress = False
 
     def add(self, task: Task) -> None:
         self.tasks.append(task)
@@ -105,6 +107,14 @@ class MemoryTransport:
         self.result_added.set()
         ids = [result["step_id"] for result in results]
         return ResultsAnswer(accepted=ids, rejected=[])
+
+    async def progress(
+        self, agent_id: str, step_id: str, attempt: int, data: dict[str, Any]
+    ) -> None:
+        self._check(agent_id)
+        if self.fail_progress:
+            raise TransportError("server unavailable", status=503)
+        self.progress_sent.append((agent_id, step_id, attempt, data))
 
     async def deregister(self, agent_id: str) -> None:
         self._check(agent_id)
@@ -182,6 +192,32 @@ async def test_runs_a_task_and_reports_its_output() -> None:
     assert registration["pool"] == "test"
     assert registration["concurrency"] == 2
     assert transport.deregistered == ["agent-1"]
+
+
+async def talkative(params: dict[str, Any], ctx: StepContext) -> Any:
+    await ctx.progress({"delta": "half"})
+    await ctx.progress({"delta": "way"})
+    return "done"
+
+
+async def test_progress_is_sent_for_the_attempt_and_never_fails_it() -> None:
+    transport = MemoryTransport()
+    async with make_runtime(transport, {"test.talk": talkative}):
+        transport.add(make_task("s1", "test.talk"))
+        results = await transport.wait_results(1)
+    assert results["s1"]["status"] == "succeeded"
+    assert transport.progress_sent == [
+        ("agent-1", "s1", 1, {"delta": "half"}),
+        ("agent-1", "s1", 1, {"delta": "way"}),
+    ]
+    # A server that refuses progress does not fail the step: it is logged and dropped.
+    failing = MemoryTransport()
+    failing.fail_progress = True
+    async with make_runtime(failing, {"test.talk": talkative}):
+        failing.add(make_task("s2", "test.talk"))
+        results = await failing.wait_results(1)
+    assert results["s2"]["status"] == "succeeded"
+    assert results["s2"]["output"] == "done"
 
 
 async def test_claims_only_as_many_tasks_as_free_slots() -> None:

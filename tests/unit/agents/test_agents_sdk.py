@@ -37,6 +37,11 @@ class IdleTransport:
     async def report(self, agent_id: str, results: list[Result]) -> ResultsAnswer:
         return ResultsAnswer(accepted=[], rejected=[])
 
+    async def progress(
+        self, agent_id: str, step_id: str, attempt: int, data: dict[str, Any]
+    ) -> None:
+        return None
+
     async def deregister(self, agent_id: str) -> None:
         return None
 

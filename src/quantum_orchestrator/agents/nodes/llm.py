@@ -4,6 +4,10 @@ OpenAI, vLLM, Ollama, llama.cpp's server and LM Studio all answer ``POST {base_u
 completions``. The request goes through the runtime's shared, SSRF-guarded HTTP client. The
 output carries the ``usage`` the endpoint reported; the server prices it (an agent is not
 trusted with money).
+
+With ``stream: true`` the answer is requested as Server-Sent Events and the text written so far
+is sent as ``step.progress`` events (``{"delta": ...}``, batched every ~0.2 s and at most
+``MAX_STREAM_PROGRESS_BYTES`` per step); the output is the same as without streaming.
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ DEFAULT_TIMEOUT = 60.0
 MAX_INLINE_WAIT = 30.0
 MAX_INLINE_RETRIES = 2
 _EXCERPT_CHARS = 300
+# Streamed text is sent as progress at most this often (seconds), and at most this much per step.
+PROGRESS_INTERVAL = 0.2
+MAX_STREAM_PROGRESS_BYTES = 64 * 1024
 
 
 def _invalid(message: str) -> StepError:
@@ -103,6 +110,25 @@ def _parse_json(content: str, schema: dict[str, Any]) -> tuple[Any, str | None]:
     return value, None
 
 
+def _merge_tool_call(calls: dict[int, dict[str, Any]], part: Any) -> None:
+    """Add one streamed piece of a tool call (by index) to the calls read so far."""
+    if not isinstance(part, dict):
+        return
+    index = part.get("index", 0)
+    if not isinstance(index, int):
+        return
+    call = calls.setdefault(index, {"type": "function", "function": {"name": "", "arguments": ""}})
+    if isinstance(part.get("id"), str):
+        call["id"] = part["id"]
+    if isinstance(part.get("type"), str):
+        call["type"] = part["type"]
+    function = part.get("function")
+    if isinstance(function, dict):
+        for key in ("name", "arguments"):
+            if isinstance(function.get(key), str):
+                call["function"][key] += function[key]
+
+
 class _Chat:
     """One step's calls to the endpoint (a schema repair makes it two) and their usage."""
 
@@ -133,6 +159,11 @@ class _Chat:
         api_key = params.get("api_key")
         if api_key:
             self.headers["Authorization"] = f"Bearer {api_key}"
+        stream = params.get("stream", False)
+        if not isinstance(stream, bool):
+            raise _invalid("stream must be true or false")
+        self.stream = stream
+        self.progress_bytes = 0
         self.options: dict[str, Any] = {}
         for name in ("temperature", "max_tokens", "tools"):
             if params.get(name) is not None:
@@ -145,9 +176,18 @@ class _Chat:
 
     async def complete(self, messages: list[dict[str, Any]]) -> tuple[str, str | None]:
         """One completion: the answer's text and finish reason."""
-        body = {"model": self.model, "messages": messages, "stream": False, **self.options}
+        body = {"model": self.model, "messages": messages, "stream": self.stream, **self.options}
+        if self.stream:
+            body["stream_options"] = {"include_usage": True}
         for waited in range(MAX_INLINE_RETRIES + 1):
             response = await self._post(body)
+            if self.stream and not 200 <= response.status_code < 300:
+                try:
+                    await response.aread()
+                except httpx.HTTPError:
+                    pass
+                finally:
+                    await response.aclose()
             delay = _retry_after(response) if response.status_code == 429 else None
             if (
                 delay is None
@@ -157,10 +197,22 @@ class _Chat:
                 break
             self.ctx.logger.info("rate limited by the endpoint; waiting %.1fs", delay)
             await asyncio.sleep(delay)
+        if self.stream and 200 <= response.status_code < 300:
+            try:
+                return await self._streamed(response)
+            finally:
+                await response.aclose()
         return self._answer(response)
 
     async def _post(self, body: dict[str, Any]) -> httpx.Response:
         try:
+            if self.stream:
+                request = self.client.build_request(
+                    "POST", self.url, json=body, headers=self.headers, timeout=self.timeout
+                )
+                return await self.breakers.call(
+                    self.url, lambda: self.client.send(request, stream=True)
+                )
             return await self.breakers.request(
                 self.client, "POST", self.url, json=body, headers=self.headers, timeout=self.timeout
             )
@@ -178,6 +230,100 @@ class _Chat:
                 code="network_error",
                 retryable=True,
             ) from exc
+
+    async def _streamed(self, response: httpx.Response) -> tuple[str, str | None]:
+        """Read a streamed answer (``data: {...}`` chunks up to ``data: [DONE]``), sending the
+        text written so far as progress; the answer's text and finish reason."""
+        loop = asyncio.get_running_loop()
+        parts: list[str] = []
+        pending: list[str] = []
+        finish_reason: str | None = None
+        tool_calls: dict[int, dict[str, Any]] = {}
+        usage: dict[str, Any] = {}
+        last_sent = loop.time()
+        try:
+            async for line in response.aiter_lines():
+                line = line.strip()
+                if not line.startswith("data:"):
+                    continue
+                payload = line[5:].strip()
+                if payload == "[DONE]":
+                    break
+                try:
+                    chunk = json.loads(payload)
+                except ValueError as exc:
+                    raise StepError(
+                        f"POST {self.url} streamed something that is not JSON: "
+                        f"{payload[:_EXCERPT_CHARS]}",
+                        code="llm_bad_response",
+                        retryable=True,
+                    ) from exc
+                if not isinstance(chunk, dict):
+                    continue
+                if isinstance(chunk.get("error"), dict):
+                    message = chunk["error"].get("message") or "an error"
+                    raise StepError(
+                        f"POST {self.url} streamed an error: {str(message)[:_EXCERPT_CHARS]}",
+                        code="llm_stream_error",
+                        retryable=True,
+                    )
+                if isinstance(chunk.get("model"), str) and chunk["model"]:
+                    self.answered_model = chunk["model"]
+                if isinstance(chunk.get("usage"), dict):
+                    usage = chunk["usage"]
+                for choice in chunk.get("choices") or []:
+                    if not isinstance(choice, dict):
+                        continue
+                    delta = choice.get("delta")
+                    if not isinstance(delta, dict):
+                        delta = {}
+                    text = delta.get("content")
+                    if isinstance(text, str) and text:
+                        parts.append(text)
+                        pending.append(text)
+                    for call in delta.get("tool_calls") or []:
+                        _merge_tool_call(tool_calls, call)
+                    if choice.get("finish_reason"):
+                        finish_reason = str(choice["finish_reason"])
+                if pending and loop.time() - last_sent >= PROGRESS_INTERVAL:
+                    await self._progress("".join(pending))
+                    pending.clear()
+                    last_sent = loop.time()
+        except httpx.TimeoutException as exc:
+            raise StepError(
+                f"POST {self.url} timed out after {self.timeout}s while streaming",
+                code="llm_timeout",
+                retryable=True,
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise StepError(
+                f"POST {self.url} failed while streaming: {type(exc).__name__}: {exc}",
+                code="network_error",
+                retryable=True,
+            ) from exc
+        if pending:
+            await self._progress("".join(pending))
+        for name in ("prompt_tokens", "completion_tokens"):
+            value = usage.get(name)
+            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                setattr(self, name, getattr(self, name) + value)
+        calls = [tool_calls[index] for index in sorted(tool_calls)]
+        self.tool_calls = calls or None
+        return "".join(parts), finish_reason
+
+    async def _progress(self, text: str) -> None:
+        """Send streamed text as progress, within the step's budget of progress bytes."""
+        remaining = MAX_STREAM_PROGRESS_BYTES - self.progress_bytes
+        if remaining <= 0:
+            return
+        raw = text.encode("utf-8")
+        data: dict[str, Any] = {"delta": text}
+        if len(raw) > remaining:
+            data = {"delta": raw[:remaining].decode("utf-8", "ignore"), "truncated": True}
+            self.progress_bytes = MAX_STREAM_PROGRESS_BYTES
+        else:
+            self.progress_bytes += len(raw)
+        await self.ctx.progress(data)
 
     def _answer(self, response: httpx.Response) -> tuple[str, str | None]:
         status = response.status_code
