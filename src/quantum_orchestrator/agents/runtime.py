@@ -13,6 +13,7 @@ import asyncio
 import functools
 import json
 import logging
+import math
 import os
 import socket
 import sys
@@ -30,6 +31,7 @@ from quantum_orchestrator.agents.options import Backoff, RuntimeOptions
 from quantum_orchestrator.agents.resources import NodeResources
 from quantum_orchestrator.agents.transport import AgentTransport
 from quantum_orchestrator.domain.agent_protocol import (
+    MAX_RETRY_AFTER,
     CapabilityInfo,
     ErrorInfo,
     Registration,
@@ -61,13 +63,24 @@ class _Attempt:
     secrets: list[str] = field(default_factory=list)
 
 
-def _error(code: str, message: str, *, retryable: bool, redact: Sequence[str] = ()) -> ErrorInfo:
+def _error(
+    code: str,
+    message: str,
+    *,
+    retryable: bool,
+    redact: Sequence[str] = (),
+    retry_after: float | None = None,
+) -> ErrorInfo:
     # Redacted before it is cut: a secret cut in two would no longer be recognised.
     message = redact_text(message, redact)
     # NUL and lone surrogates cannot be stored; the server would refuse the whole report.
     message = message.replace("\x00", "\\0").encode("utf-8", "replace").decode("utf-8")
     code = code.replace("\x00", "")
-    return ErrorInfo(code=code, message=message[:_MAX_MESSAGE_CHARS], retryable=retryable)
+    info = ErrorInfo(code=code, message=message[:_MAX_MESSAGE_CHARS], retryable=retryable)
+    if retry_after is not None and math.isfinite(retry_after):
+        # Within the bounds the server accepts, or it would refuse the whole report.
+        info["retry_after"] = min(max(float(retry_after), 0.0), MAX_RETRY_AFTER)
+    return info
 
 
 def _secrets_of(task: Task) -> list[str]:
@@ -130,7 +143,13 @@ def error_info(exc: BaseException, *, redact: Sequence[str] = ()) -> ErrorInfo:
     The values in ``redact`` (the step's secrets) are replaced by ``***`` in the message.
     """
     if isinstance(exc, QOError):
-        return _error(exc.code, exc.message, retryable=exc.retryable, redact=redact)
+        return _error(
+            exc.code,
+            exc.message,
+            retryable=exc.retryable,
+            redact=redact,
+            retry_after=exc.retry_after,
+        )
     return _error("handler_error", f"{type(exc).__name__}: {exc}", retryable=True, redact=redact)
 
 

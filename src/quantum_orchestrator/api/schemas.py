@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from quantum_orchestrator.domain.agent_protocol import MAX_RETRY_AFTER
 from quantum_orchestrator.domain.secrets import NAME_PATTERN, as_templates
 
 Row = dict[str, Any]
@@ -75,6 +76,8 @@ class ErrorBody(Strict):
     code: str = Field(max_length=100)
     message: str = Field(max_length=100_000)
     retryable: bool = False
+    # Seconds the failing service asked to wait (its Retry-After): the least wait before a retry.
+    retry_after: float | None = Field(default=None, ge=0, le=MAX_RETRY_AFTER, allow_inf_nan=False)
 
 
 class ResultBody(Strict):

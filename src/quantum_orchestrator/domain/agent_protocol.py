@@ -70,12 +70,21 @@ class Task(TypedDict):
     redact: NotRequired[list[str]]
 
 
+# The longest ``retry_after`` a failed result may ask for (seconds); longer hints are cut to it.
+MAX_RETRY_AFTER = 86_400.0
+
+
 class ErrorInfo(TypedDict):
-    """An error as it travels: code, message and whether trying again may help."""
+    """An error as it travels: code, message and whether trying again may help.
+
+    ``retry_after`` (seconds) is the least wait the failing service asked for (its
+    ``Retry-After``); the engine waits at least that long before the next attempt.
+    """
 
     code: str
     message: str
     retryable: bool
+    retry_after: NotRequired[float]
 
 
 class Result(TypedDict):

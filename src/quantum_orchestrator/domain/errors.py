@@ -30,14 +30,25 @@ class QOError(Exception):
 
     code: str = "error"
     retryable: bool = False
+    # Seconds the failing service asked to wait before trying again (its ``Retry-After``).
+    retry_after: float | None = None
 
-    def __init__(self, message: str, *, code: str | None = None, retryable: bool | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        retryable: bool | None = None,
+        retry_after: float | None = None,
+    ):
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
         if retryable is not None:
             self.retryable = retryable
+        if retry_after is not None:
+            self.retry_after = retry_after
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form stored on steps and attempts."""
@@ -117,6 +128,7 @@ class RateLimitedError(QOError):
 
     code = "rate_limited"
     retryable = True
+    retry_after: float
 
     def __init__(self, message: str, *, retry_after: float, limit: int) -> None:
         super().__init__(message)

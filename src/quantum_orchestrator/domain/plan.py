@@ -68,6 +68,17 @@ class Retry:
 _RNG = random.SystemRandom()
 
 
+def retry_delay(backoff: float, retry_after: Any = None) -> float:
+    """The wait before the next attempt: the policy's ``backoff``, or longer if the failing
+    service asked for more with ``Retry-After`` (``retry_after`` seconds; anything not a
+    finite number >= 0 is ignored)."""
+    if isinstance(retry_after, bool) or not isinstance(retry_after, int | float):
+        return backoff
+    if not math.isfinite(retry_after) or retry_after < 0:
+        return backoff
+    return max(backoff, float(retry_after))
+
+
 class Readiness(StrEnum):
     """What a node's trigger rule says, given how its upstream steps ended."""
 

@@ -2,7 +2,9 @@
 
 Each model turn is a child step of type ``generative.llm_chat`` (run by an agent, behind the
 SSRF guard; its usage is recorded and budgets apply like any LLM step). Each tool call the model
-makes is a child step of the named node type, params = the call's arguments. Children are
+makes is a child step of the named node type, params = the call's arguments; the tools are the
+workspace's agent-run node types (built in, from node packs, or capabilities its agents
+registered), so a call to a capability runs on an agent that offers it. Children are
 numbered by ``map_index`` in the order they were made, so the run shows what the agent did.
 
 The conversation and counters live in the agent step's ``output`` while it runs; every change
@@ -25,7 +27,7 @@ from quantum_orchestrator.domain.agent_loop import (
     tool_message,
 )
 from quantum_orchestrator.domain.errors import QOError
-from quantum_orchestrator.domain.node_types import builtin_catalog
+from quantum_orchestrator.domain.node_types import NodeType, builtin_catalog
 from quantum_orchestrator.domain.plan import Plan
 from quantum_orchestrator.domain.states import StepState, step_sources, step_transition
 from quantum_orchestrator.domain.usage import ModelPrice, cost_of, usage_of
@@ -46,7 +48,15 @@ def _prices(sched: Scheduler) -> dict[str, ModelPrice]:
     }
 
 
-def _allowed(params: Mapping[str, Any]) -> dict[str, Any]:
+def _allowed(state: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, NodeType]:
+    """The tools the step offers, with the param schemas resolved when it started."""
+    resolved = state.get("allowed")
+    if isinstance(resolved, dict):
+        return {
+            name: NodeType(name=name, category="tool", description="", params_schema=schema)
+            for name, schema in resolved.items()
+        }
+    # A step started before the schemas were kept: the built-in types it could offer.
     catalog = builtin_catalog()
     names = params.get("tools") or []
     return {name: catalog[name] for name in names if name in catalog}
@@ -56,14 +66,21 @@ async def start(
     sched: Scheduler, tx: Tx, *, run: Row, plan: Plan, row: Row, params: Mapping[str, Any]
 ) -> list[Row]:
     """Start an agent step: it runs, and its first model turn is queued."""
+    # The workspace's catalog, read with this transaction's connection: built-in agent-run
+    # types, node packs' types and the capabilities its agents registered. The schemas are
+    # kept in the step's state, so every call of the loop is checked against the same ones.
+    catalog = await sched.node_types(tx, run["workspace_id"])
     try:
-        tools = render_tools(params.get("tools") or [], builtin_catalog())
+        tools = render_tools(params.get("tools") or [], catalog)
         messages = first_messages(params)
     except QOError as exc:
         return [await sched.fail_now(tx, run, row, exc.to_dict())]
+    names: list[str] = params.get("tools") or []
+    allowed = {name: catalog[name].params_schema for name in dict.fromkeys(names)}
     state: dict[str, Any] = {
         "messages": messages,
         "tools": tools,
+        "allowed": allowed,
         "iterations": 0,
         "tool_calls": 0,
         "next_index": 0,
@@ -224,7 +241,7 @@ async def _turn_finished(
     state["messages"].append(
         {"role": "assistant", "content": content or None, "tool_calls": raw_calls}
     )
-    calls = read_tool_calls(raw_calls, _allowed(params), turn=state["iterations"])
+    calls = read_tool_calls(raw_calls, _allowed(state, params), turn=state["iterations"])
     state["tool_calls"] += len(calls)
     made: list[tuple[str, Any]] = []
     records: list[dict[str, Any]] = []

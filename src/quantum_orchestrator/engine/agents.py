@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from quantum_orchestrator.domain.agent_protocol import (
+    MAX_RETRY_AFTER,
     HeartbeatAnswer,
     Registration,
     RegistrationAnswer,
@@ -21,7 +23,7 @@ from quantum_orchestrator.domain.errors import (
     NotFoundError,
     QOError,
 )
-from quantum_orchestrator.domain.plan import Retry
+from quantum_orchestrator.domain.plan import Retry, retry_delay
 from quantum_orchestrator.domain.secrets import marked_names, redact, redact_text, substitute
 from quantum_orchestrator.domain.states import AgentState, AttemptState, StepState, step_transition
 from quantum_orchestrator.domain.usage import BudgetExceededError
@@ -494,11 +496,16 @@ class AgentService:
                 f"{self._settings.max_output_bytes}",
             )
         raw: dict[str, Any] = dict(result.get("error") or {})
-        return error_info(
+        error = error_info(
             str(raw.get("code") or "error")[:100],
             str(raw.get("message") or "the step failed")[:10_000],
             retryable=bool(raw.get("retryable", False)),
         )
+        hint = raw.get("retry_after")
+        if isinstance(hint, int | float) and not isinstance(hint, bool) and math.isfinite(hint):
+            # Kept on the stored error (the run view shows it); the next attempt waits for it.
+            error["retry_after"] = min(max(float(hint), 0.0), MAX_RETRY_AFTER)
+        return error
 
     async def fail_attempt(
         self,
@@ -527,7 +534,7 @@ class AgentService:
             delay = 0.0
         else:
             again = bool(error.get("retryable")) and used < retry.max_attempts
-            delay = retry.delay(used)
+            delay = retry_delay(retry.delay(used), error.get("retry_after"))
         if again:
             step_transition(step["state"], StepState.QUEUED)
             await repos.steps.update(

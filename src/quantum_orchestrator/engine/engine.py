@@ -47,7 +47,9 @@ class Engine:
         )
         self.catalog = Catalog(uow=self.uow)
         self.plans = PlanCache(settings=settings, catalog=builtin_catalog())
-        self.scheduler = Scheduler(repos=self.uow.repos, plans=self.plans, settings=settings)
+        self.scheduler = Scheduler(
+            repos=self.uow.repos, plans=self.plans, settings=settings, catalog=self.catalog
+        )
         self.workflows = WorkflowService(
             uow=self.uow, catalog=self.catalog, plans=self.plans, settings=settings
         )

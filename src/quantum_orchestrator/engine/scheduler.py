@@ -22,6 +22,7 @@ from quantum_orchestrator.domain.control import (
     parse_until,
 )
 from quantum_orchestrator.domain.errors import QOError, TemplateError
+from quantum_orchestrator.domain.node_types import NodeType, builtin_catalog
 from quantum_orchestrator.domain.plan import Edge, Plan, PlanNode, Readiness, Retry, decide
 from quantum_orchestrator.domain.secrets import SecretNames, mentions_secrets
 from quantum_orchestrator.domain.spec import RetryPolicy, WorkflowSpec
@@ -36,6 +37,7 @@ from quantum_orchestrator.domain.states import (
 from quantum_orchestrator.domain.templates import is_truthy, referenced_nodes, render
 from quantum_orchestrator.domain.validation import validate_inputs
 from quantum_orchestrator.engine import agent_loop
+from quantum_orchestrator.engine.catalog import Catalog
 from quantum_orchestrator.engine.plans import PlanCache
 from quantum_orchestrator.engine.unit import Repositories, Tx
 from quantum_orchestrator.settings import EngineSettings
@@ -58,10 +60,20 @@ def json_size(value: Any) -> int:
 class Scheduler:
     """Starts steps and propagates their outcomes; every method takes the open ``Tx``."""
 
-    def __init__(self, *, repos: Repositories, plans: PlanCache, settings: EngineSettings) -> None:
+    def __init__(
+        self,
+        *,
+        repos: Repositories,
+        plans: PlanCache,
+        settings: EngineSettings,
+        catalog: Catalog | None = None,
+    ) -> None:
         self.repos = repos
         self.plans = plans
         self.settings = settings
+        # The workspace's node types (built-in, node packs, agents' capabilities): the tools
+        # ``generative.agent`` may offer. Without it, only the built-in types.
+        self.catalog = catalog
         # Called in the transaction that ends a run (run-completion triggers).
         self.run_finished: list[Callable[[Tx, Row], Awaitable[None]]] = []
 
@@ -150,6 +162,12 @@ class Scheduler:
         """``secrets`` for templates: each of the workspace's secrets gives its marker."""
         names = await self.repos.secrets.names(tx.conn, workspace_id=run["workspace_id"])
         return SecretNames(names)
+
+    async def node_types(self, tx: Tx, workspace_id: str) -> dict[str, NodeType]:
+        """Every node type usable in the workspace, read with the transaction's connection."""
+        if self.catalog is None:
+            return builtin_catalog()
+        return await self.catalog.for_workspace_in(tx.conn, workspace_id)
 
     async def plan_for(self, tx: Tx, run: Row) -> Plan:
         """The compiled plan of a run's version."""

@@ -16,6 +16,8 @@ from tests.integration.api.helpers import create_and_deploy, start_run, wait_run
 from tests.support.llm_server import LlmServer, Reply, llm_server
 from tests.support.server import live_app
 
+from quantum_orchestrator.domain.node_types import NodeType
+
 API = "/api/v1"
 PRICES = {"small": {"prompt_per_1k": 1.0, "completion_per_1k": 1.0}}
 
@@ -281,3 +283,222 @@ async def test_agent_loop_survives_a_server_restart(
     # The first turn ran on the first server's agent, the rest on the next server's.
     assert steps[0]["attempts"][0]["agent_id"] != steps[1]["attempts"][0]["agent_id"]
     assert len(llm.seen) == 2
+
+
+def lookup_agent(capability: str) -> dict[str, Any]:
+    return {
+        "name": "lookup-agent",
+        "pool": "ext",
+        "capabilities": [
+            {
+                "name": capability,
+                "category": "custom",
+                "description": "looks a key up",
+                "params_schema": {
+                    "type": "object",
+                    "required": ["key"],
+                    "properties": {"key": {"type": "string"}},
+                    "additionalProperties": False,
+                },
+            }
+        ],
+        "concurrency": 1,
+        "version": "1.0.0",
+        "host": "tests",
+        "pid": 1,
+    }
+
+
+async def test_agent_calls_a_capability_of_its_workspace(
+    http: httpx.AsyncClient, llm: LlmServer
+) -> None:
+    # An external agent of this workspace offers ``custom.lookup``.
+    registered = await http.post(f"{API}/agent/register", json=lookup_agent("custom.lookup"))
+    assert registered.status_code == 201, registered.text
+    agent_id = registered.json()["agent_id"]
+    # One of another workspace offers ``other.secret``: never a tool here.
+    created = await http.post(f"{API}/workspaces", json={"name": "Elsewhere"})
+    assert created.status_code == 201, created.text
+    token = await http.post(
+        f"{API}/agent-tokens",
+        json={"name": "elsewhere", "pool": "ext"},
+        headers={"X-QO-Workspace": created.json()["id"]},
+    )
+    assert token.status_code == 201, token.text
+    stranger = await http.post(
+        f"{API}/agent/register",
+        json=lookup_agent("other.secret"),
+        headers={"Authorization": f"Bearer {token.json()['token']}"},
+    )
+    assert stranger.status_code == 201, stranger.text
+
+    llm.add(
+        Reply(
+            content="",
+            tool_calls=[
+                call("c1", "custom__lookup", {"key": "answer"}),
+                call("c2", "other__secret", {"key": "answer"}),
+                call("c3", "custom__lookup", {"key": 7}),
+            ],
+        ),
+        Reply(content="42"),
+    )
+    spec = {
+        "name": "agent-capability",
+        "nodes": [
+            {
+                "id": "agent",
+                "type": "generative.agent",
+                "params": {
+                    "base_url": llm.url,
+                    "model": "small",
+                    "prompt": "What is the answer?",
+                    "tools": ["custom.lookup", "specialized.transform"],
+                },
+                "retry": {"max_attempts": 1},
+            }
+        ],
+        "outputs": {"answer": "{{ nodes.agent.output.answer }}"},
+    }
+    await create_and_deploy(http, spec)
+    started = await start_run(http, "agent-capability")
+    # The test plays the agent: it claims the tool call's step and reports its result.
+    claimed = await http.post(f"{API}/agent/{agent_id}/claim", json={"max": 5, "wait": 15})
+    assert claimed.status_code == 200, claimed.text
+    (task,) = claimed.json()["tasks"]
+    assert task["run_id"] == started["id"]
+    assert task["node_type"] == "custom.lookup"
+    assert task["params"] == {"key": "answer"}
+    reported = await http.post(
+        f"{API}/agent/{agent_id}/results",
+        json={
+            "results": [
+                {
+                    "step_id": task["step_id"],
+                    "attempt": task["attempt"],
+                    "status": "succeeded",
+                    "output": {"value": 42},
+                }
+            ]
+        },
+    )
+    assert reported.json()["accepted"] == [task["step_id"]], reported.text
+    run = await wait_run(http, started["id"], timeout=30)
+    assert run["state"] == "succeeded", run
+    assert run["outputs"] == {"answer": "42"}
+    steps = children(run)
+    # Only the valid call became a step; it ran on the agent that offers the capability.
+    assert [s["node_type"] for s in steps] == [
+        "generative.llm_chat",
+        "custom.lookup",
+        "generative.llm_chat",
+    ]
+    assert steps[1]["attempts"][0]["agent_id"] == agent_id
+    # The capability was offered with its schema; the other workspace's was not.
+    offered = {t["function"]["name"]: t["function"] for t in llm.seen[0].body["tools"]}
+    assert set(offered) == {"custom__lookup", "specialized__transform"}
+    assert offered["custom__lookup"]["parameters"]["required"] == ["key"]
+    assert offered["custom__lookup"]["description"] == "looks a key up"
+    answers = {
+        m["tool_call_id"]: json.loads(m["content"])
+        for m in llm.seen[1].body["messages"]
+        if m["role"] == "tool"
+    }
+    assert answers["c1"] == {"value": 42}
+    assert answers["c2"]["error"]["code"] == "invalid_tool_call"
+    assert "not allowed" in answers["c2"]["error"]["message"]
+    # Arguments are checked against the capability's schema.
+    assert answers["c3"]["error"]["code"] == "invalid_tool_call"
+    assert "invalid arguments" in answers["c3"]["error"]["message"]
+
+
+async def test_capability_of_another_workspace_is_not_a_tool(
+    http: httpx.AsyncClient, llm: LlmServer
+) -> None:
+    created = await http.post(f"{API}/workspaces", json={"name": "Elsewhere"})
+    assert created.status_code == 201, created.text
+    token = await http.post(
+        f"{API}/agent-tokens",
+        json={"name": "elsewhere", "pool": "ext"},
+        headers={"X-QO-Workspace": created.json()["id"]},
+    )
+    assert token.status_code == 201, token.text
+    stranger = await http.post(
+        f"{API}/agent/register",
+        json=lookup_agent("other.secret"),
+        headers={"Authorization": f"Bearer {token.json()['token']}"},
+    )
+    assert stranger.status_code == 201, stranger.text
+    run = await run_agent(http, llm, "agent-foreign-tool", tools=["other.secret"])
+    assert run["state"] == "failed", run
+    agent = next(s for s in run["steps"] if s["node_id"] == "agent")
+    assert agent["error"]["code"] == "invalid_params"
+    assert "unknown node type" in agent["error"]["message"]
+    assert llm.seen == []
+
+
+async def test_node_pack_types_are_tools(tmp_path: Path, database_url: str, llm: LlmServer) -> None:
+    settings = make_settings(tmp_path, database_url, llm_prices=PRICES)
+    schema = {"type": "object", "required": ["sku"], "properties": {"sku": {"type": "string"}}}
+    llm.add(
+        Reply(content="", tool_calls=[call("c1", "pack__stock", {"sku": "A-1"})]),
+        Reply(content="3 left"),
+    )
+    async with (
+        live_app(settings) as live,
+        httpx.AsyncClient(base_url=live.url, auth=live.auth, timeout=30) as client,
+    ):
+        live.engine.catalog.add_node_types(
+            [
+                NodeType(
+                    name="pack.stock",
+                    category="pack",
+                    description="stock of a SKU (from a node pack)",
+                    params_schema=schema,
+                )
+            ]
+        )
+        (workspace,) = (await client.get(f"{API}/workspaces")).json()["items"]
+        await client.put(
+            f"{API}/workspaces/{workspace['id']}/http-allow", json={"networks": ["127.0.0.0/8"]}
+        )
+        # An agent with the pack installed: it announces the type (the pack's schema wins).
+        registration = lookup_agent("pack.stock")
+        registered = await client.post(f"{API}/agent/register", json=registration)
+        assert registered.status_code == 201, registered.text
+        agent_id = registered.json()["agent_id"]
+        spec = {
+            "name": "agent-pack",
+            "nodes": [
+                {
+                    "id": "agent",
+                    "type": "generative.agent",
+                    "params": {
+                        "base_url": llm.url,
+                        "model": "small",
+                        "prompt": "How many?",
+                        "tools": ["pack.stock"],
+                    },
+                }
+            ],
+        }
+        await create_and_deploy(client, spec)
+        started = await start_run(client, "agent-pack")
+        claimed = await client.post(f"{API}/agent/{agent_id}/claim", json={"max": 1, "wait": 15})
+        (task,) = claimed.json()["tasks"]
+        assert (task["node_type"], task["params"]) == ("pack.stock", {"sku": "A-1"})
+        result = {"step_id": task["step_id"], "attempt": task["attempt"], "status": "succeeded"}
+        reported = await client.post(
+            f"{API}/agent/{agent_id}/results", json={"results": [{**result, "output": 3}]}
+        )
+        assert reported.json()["accepted"] == [task["step_id"]], reported.text
+        run = await wait_run(client, started["id"], timeout=30)
+    assert run["state"] == "succeeded", run
+    agent = next(s for s in run["steps"] if s["node_id"] == "agent")
+    assert agent["output"]["answer"] == "3 left"
+    (tool,) = llm.seen[0].body["tools"]
+    assert tool["function"] == {
+        "name": "pack__stock",
+        "description": "stock of a SKU (from a node pack)",
+        "parameters": schema,
+    }

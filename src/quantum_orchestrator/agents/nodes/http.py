@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import base64
 import functools
+import math
 import re
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -30,6 +33,26 @@ MAX_PAGES = 100
 MAX_REDIRECTS = 20
 _EXCERPT_CHARS = 200
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds the server asked to wait (a number or an HTTP date), if it said."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:
+        return None
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
 def _invalid(message: str) -> StepError:
@@ -183,6 +206,7 @@ async def _call(
             f"{method} {url} answered {status}: {excerpt}",
             code=f"http_{status}",
             retryable=status >= 500 or status == 429,
+            retry_after=retry_after(response),
         )
     return response
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -24,6 +22,7 @@ import jsonschema
 from quantum_orchestrator.agents.breaker import CircuitBreakers
 from quantum_orchestrator.agents.context import StepContext
 from quantum_orchestrator.agents.handler import Handler
+from quantum_orchestrator.agents.nodes.http import retry_after
 from quantum_orchestrator.agents.resources import NodeResources
 from quantum_orchestrator.domain.errors import StepError
 
@@ -71,24 +70,6 @@ def _schema_instruction(schema: dict[str, Any]) -> dict[str, Any]:
         "content": "Answer with one JSON value only, no prose and no code fences, valid against "
         "this JSON Schema: " + json.dumps(schema, separators=(",", ":")),
     }
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """Seconds the server asked to wait (a number or an HTTP date), if it said."""
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        return None
-    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
 def _parse_json(content: str, schema: dict[str, Any]) -> tuple[Any, str | None]:
@@ -188,7 +169,7 @@ class _Chat:
                     pass
                 finally:
                     await response.aclose()
-            delay = _retry_after(response) if response.status_code == 429 else None
+            delay = retry_after(response) if response.status_code == 429 else None
             if (
                 delay is None
                 or waited == MAX_INLINE_RETRIES
@@ -328,12 +309,13 @@ class _Chat:
     def _answer(self, response: httpx.Response) -> tuple[str, str | None]:
         status = response.status_code
         if not 200 <= status < 300:
-            delay = _retry_after(response)
+            delay = retry_after(response)
             hint = f" (retry after {delay:g}s)" if delay is not None else ""
             raise StepError(
                 f"POST {self.url} answered {status}{hint}: {response.text[:_EXCERPT_CHARS]}",
                 code=f"llm_http_{status}",
                 retryable=status >= 500 or status in (408, 429),
+                retry_after=delay,
             )
         try:
             data = response.json()
