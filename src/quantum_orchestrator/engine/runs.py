@@ -193,6 +193,11 @@ class RunService:
             # The run moved on (it finished) while this transaction ran; nothing changes.
             raise ConflictError("the run changed state meanwhile; read it again")
         tx.event(workspace_id=workspace_id, run_id=run_id, type="run.cancelled", state="cancelled")
+        # A cancelled run has ended like any other: run-completion triggers hear of it in this
+        # same transaction, as they do when the scheduler ends a run.
+        ended = {**run, "state": "cancelled", "error": error, "finished_at": tx.now}
+        for hook in self._scheduler.run_finished:
+            await hook(tx, ended)
         if run.get("parent_step_id"):
             # A child cancelled on its own: its parent's step learns it from the timer loop.
             await self._scheduler.wake_parent(tx, run)

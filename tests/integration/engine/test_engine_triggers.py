@@ -220,3 +220,29 @@ async def test_the_ticker_fires_schedules_by_itself(open_env: OpenEnv) -> None:
     while not await schedule_runs(env):
         assert loop.time() < deadline, "the ticker never fired the schedule"
         await asyncio.sleep(0.05)
+
+
+async def test_a_cancelled_run_triggers_its_listener(open_env: OpenEnv) -> None:
+    env = await open_env()
+    await deploy(env, "source")
+    await deploy(env, "job")
+    await env.engine.triggers.create(
+        workspace_id=WORKSPACE,
+        ref="job",
+        kind=TriggerKind.RUN_COMPLETION,
+        name="on-cancel",
+        config={"source": "source", "states": ["cancelled"]},
+        inputs={"why": "cancelled"},
+        created_by=None,
+    )
+    source = await env.start("source", {"n": 1})
+    await env.engine.runs.cancel(workspace_id=WORKSPACE, run_id=source["id"])
+    async with env.db.read() as conn:
+        triggered = (
+            (await conn.execute(select(runs).where(runs.c.trigger == "run_completion")))
+            .mappings()
+            .all()
+        )
+    assert len(triggered) == 1
+    assert triggered[0]["workflow_name"] == "job"
+    assert triggered[0]["idempotency_key"].startswith(f"run:{source['id']}:")
