@@ -99,6 +99,32 @@ def create_api_key(
     _issued("key", row, "key", json_out)
 
 
+def _echo_keys(
+    items: list[dict[str, Any]], json_out: bool, column: tuple[str, str], empty: str
+) -> None:
+    """A listing of API keys or agent tokens: they differ only by one column (role or pool)."""
+    if json_out:
+        echo_json(items)
+        return
+    if not items:
+        err(empty)
+        return
+    title, field = column
+    rows = [
+        [
+            k.get("id"),
+            k.get("name"),
+            f"{k.get('prefix')}…",
+            k.get(field),
+            fmt_time(k.get("created_at")),
+            _expiry(k),
+            fmt_time(k.get("last_used_at")),
+        ]
+        for k in items
+    ]
+    typer.echo(table(["ID", "NAME", "PREFIX", title, "CREATED", "EXPIRES", "LAST USED"], rows))
+
+
 @api_keys_app.command("list")
 @guarded
 def list_api_keys(
@@ -111,25 +137,12 @@ def list_api_keys(
     items = with_client(
         lambda c: c.list_api_keys(), server=server, token=token, workspace=workspace
     )
-    if json_out:
-        echo_json(items)
-        return
-    if not items:
-        err("no API keys; create one with `qo api-keys create NAME --role ROLE`")
-        return
-    rows = [
-        [
-            k.get("id"),
-            k.get("name"),
-            f"{k.get('prefix')}…",
-            k.get("role"),
-            fmt_time(k.get("created_at")),
-            _expiry(k),
-            fmt_time(k.get("last_used_at")),
-        ]
-        for k in items
-    ]
-    typer.echo(table(["ID", "NAME", "PREFIX", "ROLE", "CREATED", "EXPIRES", "LAST USED"], rows))
+    _echo_keys(
+        items,
+        json_out,
+        ("ROLE", "role"),
+        "no API keys; create one with `qo api-keys create NAME --role ROLE`",
+    )
 
 
 @api_keys_app.command("rotate")
@@ -219,25 +232,12 @@ def list_agent_tokens(
     items = with_client(
         lambda c: c.list_agent_tokens(), server=server, token=token, workspace=workspace
     )
-    if json_out:
-        echo_json(items)
-        return
-    if not items:
-        err("no agent tokens; create one with `qo agent-tokens create NAME --pool POOL`")
-        return
-    rows = [
-        [
-            t.get("id"),
-            t.get("name"),
-            f"{t.get('prefix')}…",
-            t.get("pool"),
-            fmt_time(t.get("created_at")),
-            _expiry(t),
-            fmt_time(t.get("last_used_at")),
-        ]
-        for t in items
-    ]
-    typer.echo(table(["ID", "NAME", "PREFIX", "POOL", "CREATED", "EXPIRES", "LAST USED"], rows))
+    _echo_keys(
+        items,
+        json_out,
+        ("POOL", "pool"),
+        "no agent tokens; create one with `qo agent-tokens create NAME --pool POOL`",
+    )
 
 
 @agent_tokens_app.command("revoke")

@@ -20,6 +20,7 @@ from quantum_orchestrator.domain.auth import (
     normalize_email,
 )
 from quantum_orchestrator.domain.errors import ConflictError, InvalidInputError, NotFoundError
+from quantum_orchestrator.engine.keys import key_usable
 from quantum_orchestrator.engine.unit import UnitOfWork
 from quantum_orchestrator.security.passwords import (
     hash_password_async,
@@ -311,11 +312,7 @@ class AccountService:
                 key["creator_role"] = (
                     maker["role"] if maker and maker["id"] == key["workspace_id"] else None
                 )
-        if (
-            key is None
-            or key["revoked_at"] is not None
-            or (key["expires_at"] is not None and key["expires_at"] <= now)
-        ):
+        if key is None or not key_usable(key, now):
             raise AuthenticationError(f"the {what} is not valid (unknown, expired or revoked)")
         if _stale(key["last_used_at"], now):
             async with self._uow.write() as tx:

@@ -27,6 +27,11 @@ class IssuedKey:
     key: str
 
 
+def key_usable(row: Row, now: datetime) -> bool:
+    """Whether an API key or agent token row exists, is not revoked and has not expired."""
+    return row["revoked_at"] is None and (row["expires_at"] is None or row["expires_at"] > now)
+
+
 def _future(expires_at: datetime | None, now: datetime) -> datetime | None:
     if expires_at is not None and expires_at <= now:
         raise InvalidInputError("expires_at: must be in the future")
@@ -146,11 +151,7 @@ class KeyService:
         row = await self._uow.repos.credentials.get_key(
             conn, table, workspace_id=workspace_id, key_id=key_id
         )
-        if (
-            row is None
-            or row["revoked_at"] is not None
-            or (row["expires_at"] is not None and row["expires_at"] <= now)
-        ):
+        if row is None or not key_usable(row, now):
             what = "API key" if table is API_KEYS else "agent token"
             raise NotFoundError(f"{what} {key_id} not found")
         return row
