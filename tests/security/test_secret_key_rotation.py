@@ -10,6 +10,7 @@ import json
 import os
 import stat
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -22,12 +23,18 @@ from click.testing import Result
 from pydantic import SecretStr
 from sqlalchemy import select
 from tests.conftest import make_settings
-from tests.integration.api.helpers import create_and_deploy, start_run, wait_run
+from tests.integration.api.helpers import (
+    create_and_deploy,
+    start_run,
+    transform_spec,
+    wait_run,
+)
 from tests.support.engine import WORKSPACE, EngineEnv
 from tests.support.server import LiveApp, live_app
 from typer.testing import CliRunner
 
 from quantum_orchestrator.cli.secret_key import rotate_secret_key
+from quantum_orchestrator.domain.triggers import sign_webhook
 from quantum_orchestrator.security.keyring import KeyFiles, key_id_of
 from quantum_orchestrator.security.secrets import (
     SecretBox,
@@ -35,10 +42,11 @@ from quantum_orchestrator.security.secrets import (
     SecretKeyError,
     load_secret_box,
     secret_aad,
+    webhook_secret_aad,
 )
 from quantum_orchestrator.settings import Settings
 from quantum_orchestrator.store.database import Database, DatabaseOptions
-from quantum_orchestrator.store.tables import secrets
+from quantum_orchestrator.store.tables import secrets, triggers
 
 API = "/api/v1"
 
@@ -84,6 +92,30 @@ async def _rows(database_url: str) -> dict[tuple[str, str], dict[str, Any]]:
     finally:
         await db.dispose()
     return {(row["workspace_id"], row["name"]): dict(row) for row in rows}
+
+
+async def _webhooks(database_url: str) -> dict[str, dict[str, Any]]:
+    db = Database(options=DatabaseOptions(url=database_url))
+    try:
+        async with db.read() as conn:
+            query = select(triggers).where(triggers.c.kind == "webhook")
+            rows = (await conn.execute(query)).mappings().all()
+    finally:
+        await db.dispose()
+    return {row["id"]: dict(row) for row in rows}
+
+
+def _signed(secret: str, payload: Any) -> dict[str, Any]:
+    body = json.dumps(payload).encode()
+    timestamp = str(int(time.time()))
+    return {
+        "content": body,
+        "headers": {
+            "Content-Type": "application/json",
+            "X-QO-Timestamp": timestamp,
+            "X-QO-Signature": sign_webhook(secret, timestamp, body),
+        },
+    }
 
 
 def _mode(path: Path) -> int:
@@ -166,7 +198,10 @@ async def test_rotation_reencrypts_every_secret_and_running_servers_follow(
         assert result.exit_code == 0, (result.stdout, result.stderr)
         new_key = base64.urlsafe_b64decode(key_file.read_text().strip())
         assert new_key != old_key
-        assert f"re-encrypted 5 secret(s) under the key {key_id_of(new_key)}" in result.stdout
+        assert (
+            f"re-encrypted 5 secret(s) and 0 webhook secret(s) under the key {key_id_of(new_key)}"
+            in result.stdout
+        )
         assert _encode(new_key) not in result.stdout + result.stderr
 
         after = await _rows(database_url)
@@ -232,6 +267,111 @@ async def test_rotation_reencrypts_every_secret_and_running_servers_follow(
             row["ciphertext"], aad=secret_aad(workspace, name), key_id=row["key_id"]
         )
         assert value == expected.get((workspace, name), "later-value")
+
+
+async def test_rotation_reencrypts_webhook_secrets(tmp_path: Path, database_url: str) -> None:
+    settings = make_settings(tmp_path, database_url)
+    async with (
+        live_app(settings) as live,
+        httpx.AsyncClient(base_url=live.url, auth=live.auth, timeout=30) as http,
+    ):
+        await create_and_deploy(http, transform_spec("hooked"))
+        hooks: dict[str, str] = {}
+        for index in range(3):
+            answer = await http.post(
+                f"{API}/workflows/hooked/triggers", json={"kind": "webhook", "name": f"in{index}"}
+            )
+            assert answer.status_code == 201, answer.text
+            hooks[answer.json()["id"]] = answer.json()["secret"]
+        await _create(http, "S", "value", WORKSPACE)
+        key_file = settings.data_dir / "secret.key"
+        old_key = base64.urlsafe_b64decode(key_file.read_text().strip())
+        before = await _webhooks(database_url)
+        assert {row["secret_key_id"] for row in before.values()} == {key_id_of(old_key)}
+
+        # Rotated while the server runs, in pages smaller than the table.
+        result = await rotate(settings, "--batch-size", "2")
+        assert result.exit_code == 0, (result.stdout, result.stderr)
+        new_key = base64.urlsafe_b64decode(key_file.read_text().strip())
+        new_id = key_id_of(new_key)
+        assert (
+            f"re-encrypted 1 secret(s) and 3 webhook secret(s) under the key {new_id}"
+            in result.stdout
+        )
+        for secret in hooks.values():
+            assert secret not in result.stdout + result.stderr
+
+    after = await _webhooks(database_url)
+    assert set(after) == set(hooks)
+    for trigger_id, row in after.items():
+        assert row["secret_key_id"] == new_id
+        assert row["secret_ciphertext"] != before[trigger_id]["secret_ciphertext"]
+        # Re-encrypting is not a change of the trigger.
+        assert row["updated_at"] == before[trigger_id]["updated_at"]
+        # Sealed with the new key alone, bound to its workspace and trigger.
+        opened = SecretBox(new_key).decrypt(
+            row["secret_ciphertext"],
+            aad=webhook_secret_aad(row["workspace_id"], trigger_id),
+            key_id=row["secret_key_id"],
+        )
+        assert opened == hooks[trigger_id]
+
+    # The old key is dropped: a server started now has the new key only, and every webhook
+    # still accepts a request signed with its (unchanged) secret.
+    (settings.data_dir / "secret.keyring").unlink()
+    async with (
+        live_app(settings) as live,
+        httpx.AsyncClient(base_url=live.url, timeout=30) as anonymous,
+    ):
+        assert live.engine.secrets._box is not None
+        assert live.engine.secrets._box.key_ids == [new_id]
+        for trigger_id, secret in hooks.items():
+            answer = await anonymous.post(
+                f"{API}/hooks/{trigger_id}", **_signed(secret, {"who": trigger_id})
+            )
+            assert answer.status_code == 202, answer.text
+            assert answer.json()["created"] is True
+        some = next(iter(hooks))
+        forged = await anonymous.post(
+            f"{API}/hooks/{some}", **_signed("whsec_not-the-secret", {"who": "x"})
+        )
+        assert forged.status_code == 401, forged.text
+
+
+async def test_a_webhook_secret_no_key_opens_is_reported(tmp_path: Path, sqlite_url: str) -> None:
+    settings = make_settings(tmp_path, sqlite_url)
+    async with (
+        live_app(settings) as live,
+        httpx.AsyncClient(base_url=live.url, auth=live.auth, timeout=30) as http,
+    ):
+        await create_and_deploy(http, transform_spec("hooked"))
+        answer = await http.post(
+            f"{API}/workflows/hooked/triggers", json={"kind": "webhook", "name": "good"}
+        )
+        assert answer.status_code == 201, answer.text
+        good = answer.json()["id"]
+        lost = "f" * 32
+        async with live.engine.db.write() as conn:
+            row = {
+                **(await _webhooks(sqlite_url))[good],
+                "id": lost,
+                "name": "lost",
+                "secret_key_id": "deadbeefdeadbeef",
+                "secret_ciphertext": os.urandom(40),
+            }
+            await conn.execute(triggers.insert().values(**row))
+    result = await rotate(settings, "--json")
+    assert result.exit_code == 1
+    assert f"error: webhook secret of trigger {lost} of workspace {WORKSPACE}:" in result.stderr
+    assert "deadbeefdeadbeef" in result.stderr
+    assert "Traceback" not in result.stderr
+    report = json.loads(result.stdout)
+    assert report["webhooks_reencrypted"] == 1
+    assert report["webhooks_remaining"] == 1
+    assert [f["trigger_id"] for f in report["webhooks_failed"]] == [lost]
+    rows = await _webhooks(sqlite_url)
+    assert rows[lost]["secret_key_id"] == "deadbeefdeadbeef"
+    assert rows[good]["secret_key_id"] == report["key_id"]
 
 
 async def test_a_row_written_meanwhile_is_not_clobbered(engine_env: EngineEnv) -> None:

@@ -1,4 +1,5 @@
-"""``qo admin rotate-secret-key``: a new master key, and every secret re-encrypted under it.
+"""``qo admin rotate-secret-key``: a new master key, and every secret re-encrypted under it
+(workspace secrets and the signing secrets of webhook triggers).
 
 Offline (it works on the database of the settings, not through a server) and safe while servers
 run: old keys stay in the keyring, so every row stays readable while it waits for its turn, and
@@ -128,7 +129,10 @@ def rotate_secret_key(
     ] = 200,
     json_output: JsonOpt = False,
 ) -> None:
-    """Rotate the master key of workspace secrets and re-encrypt every secret under it.
+    """Rotate the master key of secrets and re-encrypt every secret under it.
+
+    Workspace secrets and the signing secrets of webhook triggers are both re-encrypted, so
+    that once every server has the new key no row needs the old one.
 
     Without QO_SECRET_KEY the new key becomes the data dir's `secret.key` and the old one is
     kept in `secret.keyring` (mode 0600), where running servers find it. With QO_SECRET_KEY the
@@ -153,13 +157,25 @@ def rotate_secret_key(
                     {"workspace_id": ws, "name": name, "error": reason}
                     for ws, name, reason in report.failed
                 ],
+                "webhooks_reencrypted": report.webhooks_reencrypted,
+                "webhooks_remaining": report.webhooks_remaining,
+                "webhooks_failed": [
+                    {"workspace_id": ws, "trigger_id": trigger, "error": reason}
+                    for ws, trigger, reason in report.webhooks_failed
+                ],
             }
         )
     else:
         # Rows no key opens are reported below; the others changed while the command ran.
-        stale = report.remaining - len(report.failed)
+        stale = (
+            report.remaining
+            - len(report.failed)
+            + report.webhooks_remaining
+            - len(report.webhooks_failed)
+        )
         typer.echo(
-            f"re-encrypted {report.reencrypted} secret(s) under the key {report.key_id}"
+            f"re-encrypted {report.reencrypted} secret(s) and {report.webhooks_reencrypted} "
+            f"webhook secret(s) under the key {report.key_id}"
             + (
                 f"; {stale} changed meanwhile and still use an older key (run the command "
                 "again once every server uses the new key)"
@@ -176,5 +192,7 @@ def rotate_secret_key(
             )
     for workspace_id, name, reason in report.failed:
         err(f"error: secret {name} of workspace {workspace_id}: {reason}")
-    if report.failed:
+    for workspace_id, trigger_id, reason in report.webhooks_failed:
+        err(f"error: webhook secret of trigger {trigger_id} of workspace {workspace_id}: {reason}")
+    if report.failed or report.webhooks_failed:
         raise typer.Exit(1)

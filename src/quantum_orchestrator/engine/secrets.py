@@ -15,7 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from quantum_orchestrator.domain.errors import NotFoundError, QOError
 from quantum_orchestrator.engine.unit import UnitOfWork
-from quantum_orchestrator.security.secrets import SecretBox, SecretDecryptError, secret_aad
+from quantum_orchestrator.security.secrets import (
+    SecretBox,
+    SecretDecryptError,
+    secret_aad,
+    webhook_secret_aad,
+)
 
 Row = dict[str, Any]
 
@@ -32,7 +37,7 @@ _REENCRYPT_PASSES = 3
 
 @dataclass(kw_only=True)
 class Reencryption:
-    """What a rotation's re-encryption did."""
+    """What a rotation's re-encryption did, to workspace secrets and webhook secrets."""
 
     key_id: str
     reencrypted: int = 0
@@ -41,6 +46,11 @@ class Reencryption:
     remaining: int = 0
     # ``(workspace_id, name, reason)`` of every secret no key of the keyring opens.
     failed: list[tuple[str, str, str]] = field(default_factory=list)
+    # The same three for the signing secrets of webhook triggers; ``webhooks_failed`` holds
+    # ``(workspace_id, trigger_id, reason)``.
+    webhooks_reencrypted: int = 0
+    webhooks_remaining: int = 0
+    webhooks_failed: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def _public(row: Row) -> Row:
@@ -133,12 +143,14 @@ class SecretService:
         }
 
     async def reencrypt(self, *, batch_size: int = 200) -> Reencryption:
-        """Seal every secret of every workspace with the box's current key.
+        """Seal every secret of every workspace, and the signing secret of every webhook
+        trigger, with the box's current key.
 
         Rows are handled in batches, one short write transaction each, so servers keep
         working meanwhile. Each row is replaced only if it is still what was read (see
-        ``SecretStore.reseal``); rows that changed are swept again in a later pass, since a
-        server may have written them with the old key before it saw the new one.
+        ``SecretStore.reseal`` and ``TriggerStore.reseal``); rows that changed are swept again
+        in a later pass, since a server may have written them with the old key before it saw
+        the new one.
         """
         box = self._require_box()
         report = Reencryption(key_id=box.key_id)
@@ -146,11 +158,59 @@ class SecretService:
         for _ in range(_REENCRYPT_PASSES):
             if not await self._reencrypt_pass(box, batch_size, report, failed):
                 break
+        failed_hooks: set[str] = set()
+        for _ in range(_REENCRYPT_PASSES):
+            if not await self._reencrypt_webhooks_pass(box, batch_size, report, failed_hooks):
+                break
+        repos = self._uow.repos
         async with self._uow.read() as conn:
-            report.remaining = await self._uow.repos.secrets.count_sealed_with_other_keys(
+            report.remaining = await repos.secrets.count_sealed_with_other_keys(
+                conn, key_id=box.key_id
+            )
+            report.webhooks_remaining = await repos.triggers.count_sealed_with_other_keys(
                 conn, key_id=box.key_id
             )
         return report
+
+    async def _reencrypt_webhooks_pass(
+        self, box: SecretBox, batch_size: int, report: Reencryption, failed: set[str]
+    ) -> bool:
+        """One sweep of the webhook triggers; True when some rows changed under it."""
+        store = self._uow.repos.triggers
+        after: str | None = None
+        raced = False
+        while True:
+            async with self._uow.write() as tx:
+                rows = await store.sealed_with_other_keys(
+                    tx.conn, key_id=box.key_id, after=after, limit=batch_size
+                )
+                for row in rows:
+                    aad = webhook_secret_aad(row["workspace_id"], row["id"])
+                    try:
+                        secret = box.decrypt(
+                            row["secret_ciphertext"], aad=aad, key_id=row["secret_key_id"]
+                        )
+                    except SecretDecryptError as exc:
+                        if row["id"] not in failed:
+                            failed.add(row["id"])
+                            report.webhooks_failed.append(
+                                (row["workspace_id"], row["id"], exc.message)
+                            )
+                        continue
+                    if await store.reseal(
+                        tx.conn,
+                        trigger_id=row["id"],
+                        old_key_id=row["secret_key_id"],
+                        old_ciphertext=row["secret_ciphertext"],
+                        ciphertext=box.encrypt(secret, aad=aad),
+                        key_id=box.key_id,
+                    ):
+                        report.webhooks_reencrypted += 1
+                    else:
+                        raced = True
+            if len(rows) < batch_size:
+                return raced
+            after = rows[-1]["id"]
 
     async def _reencrypt_pass(
         self, box: SecretBox, batch_size: int, report: Reencryption, failed: set[tuple[str, str]]

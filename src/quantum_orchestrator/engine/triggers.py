@@ -40,7 +40,7 @@ from quantum_orchestrator.domain.validation import validate_inputs
 from quantum_orchestrator.engine.runs import RunService
 from quantum_orchestrator.engine.scheduler import Scheduler
 from quantum_orchestrator.engine.unit import Tx, UnitOfWork
-from quantum_orchestrator.security.secrets import SecretBox, secret_aad
+from quantum_orchestrator.security.secrets import SecretBox, webhook_secret_aad
 from quantum_orchestrator.store.runs import DuplicateRunError
 from quantum_orchestrator.store.types import new_id, utcnow
 
@@ -59,8 +59,8 @@ def public(row: Row) -> Row:
 
 
 def _aad(row: Row) -> bytes:
-    # Bound to the workspace and the trigger: a sealed secret copied to another row won't open.
-    return secret_aad(row["workspace_id"], f"trigger:{row['id']}")
+    """The associated data that binds a webhook secret to its trigger (shared with rotation)."""
+    return webhook_secret_aad(row["workspace_id"], row["id"])
 
 
 class TriggerService:

@@ -40,6 +40,7 @@ __all__ = [
     "load_master_key",
     "load_secret_box",
     "secret_aad",
+    "webhook_secret_aad",
 ]
 
 NONCE_BYTES = 12
@@ -68,6 +69,12 @@ class KeySource(Protocol):
 def secret_aad(workspace_id: str, name: str) -> bytes:
     """The associated data that binds a secret's ciphertext to its workspace and name."""
     return f"{workspace_id}:{name}".encode()
+
+
+def webhook_secret_aad(workspace_id: str, trigger_id: str) -> bytes:
+    """The associated data of a webhook trigger's signing secret: bound to the workspace and
+    the trigger, so a sealed secret copied to another row does not open."""
+    return secret_aad(workspace_id, f"trigger:{trigger_id}")
 
 
 class SecretBox:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -117,3 +117,54 @@ class TriggerStore:
             triggers.c.state == "active",
         )
         return [dict(row) for row in (await conn.execute(query)).mappings()]
+
+    async def sealed_with_other_keys(
+        self, conn: AsyncConnection, *, key_id: str, after: str | None, limit: int
+    ) -> list[Row]:
+        """Up to ``limit`` webhooks whose secret is not sealed with ``key_id``, of every
+        workspace, in id order after ``after``: one page of a master key rotation."""
+        query = select(triggers).where(
+            triggers.c.secret_ciphertext.is_not(None), triggers.c.secret_key_id != key_id
+        )
+        if after is not None:
+            # Keyset paging: rows re-encrypted meanwhile drop out without shifting the rest.
+            query = query.where(triggers.c.id > after)
+        query = query.order_by(triggers.c.id).limit(limit)
+        return [dict(row) for row in (await conn.execute(query)).mappings()]
+
+    async def count_sealed_with_other_keys(self, conn: AsyncConnection, *, key_id: str) -> int:
+        """How many webhook secrets are not sealed with ``key_id``."""
+        query = (
+            select(func.count())
+            .select_from(triggers)
+            .where(triggers.c.secret_ciphertext.is_not(None), triggers.c.secret_key_id != key_id)
+        )
+        return int((await conn.execute(query)).scalar_one())
+
+    async def reseal(
+        self,
+        conn: AsyncConnection,
+        *,
+        trigger_id: str,
+        old_key_id: str,
+        old_ciphertext: bytes,
+        ciphertext: bytes,
+        key_id: str,
+    ) -> bool:
+        """Replace a webhook secret's ciphertext with the same secret sealed under another
+        key, unless the row changed since it was read; False then (or when it is gone).
+
+        The guard names the old ciphertext too: a server that rotated the webhook's secret
+        meanwhile (even under the old key) left another ciphertext, and that new secret must
+        not be overwritten with the old one. ``updated_at`` stays: the secret did not change.
+        """
+        result = await conn.execute(
+            update(triggers)
+            .where(
+                triggers.c.id == trigger_id,
+                triggers.c.secret_key_id == old_key_id,
+                triggers.c.secret_ciphertext == old_ciphertext,
+            )
+            .values(secret_ciphertext=ciphertext, secret_key_id=key_id)
+        )
+        return bool(result.rowcount)

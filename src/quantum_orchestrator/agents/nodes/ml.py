@@ -2,9 +2,11 @@
 
 ``ml.predict`` speaks KServe's V1 protocol (``{"instances": [...]}`` → ``{"predictions": [...]}``)
 or OpenAI's completions (``{"model", "prompt": [...]}`` → ``choices``); ``ml.embed`` and
-``ml.similarity`` call an OpenAI-compatible ``/embeddings`` endpoint. Inputs are sent in batches of
-``batch_size``, one after the other, and the results are put back in input order. Every call goes
-through the runtime's guarded HTTP client (SSRF policy, the workspace's allow-list).
+``ml.similarity`` call an OpenAI-compatible ``/embeddings`` endpoint, or, with ``provider:
+local``, compute the embeddings in the agent's process with a packaged model (the ``local-embed``
+extra, see ``agents/local_embeddings.py``). Inputs are sent in batches of ``batch_size``, one
+after the other, and the results are put back in input order. Every call goes through the
+runtime's guarded HTTP client (SSRF policy, the workspace's allow-list).
 """
 
 from __future__ import annotations
@@ -16,6 +18,11 @@ import httpx
 
 from quantum_orchestrator.agents.context import StepContext
 from quantum_orchestrator.agents.handler import Handler
+from quantum_orchestrator.agents.local_embeddings import (
+    LOCAL_MODELS,
+    embed_locally,
+    local_model_name,
+)
 from quantum_orchestrator.agents.resources import NodeResources
 from quantum_orchestrator.domain.errors import StepError
 
@@ -159,6 +166,37 @@ def predict_handler(resources: NodeResources) -> Handler:
     return predict
 
 
+PROVIDERS = ("openai", "local")
+
+
+def _provider(params: dict[str, Any]) -> str:
+    provider = params.get("provider", "openai")
+    if provider not in PROVIDERS:
+        raise _invalid(f"provider must be openai or local, not {provider!r}")
+    return str(provider)
+
+
+async def _vectors(
+    resources: NodeResources, ctx: StepContext, params: dict[str, Any], texts: list[str]
+) -> tuple[list[list[float]], str | None]:
+    """The embeddings of ``texts`` (in order) and the model's name, from the step's provider."""
+    if _provider(params) == "local":
+        return await _embed_locally(params, texts)
+    client = _ModelClient(resources=resources, ctx=ctx, params=params)
+    return await _embed(client, params, texts)
+
+
+async def _embed_locally(params: dict[str, Any], texts: list[str]) -> tuple[list[list[float]], str]:
+    name = local_model_name(params.get("model"))
+    wanted = params.get("dimensions")
+    size = LOCAL_MODELS[name].dimensions
+    if wanted is not None and wanted != size:
+        # A local model's size is fixed; truncating its vectors would quietly hurt ranking.
+        raise _invalid(f"dimensions: the local model {name} has {size} dimensions, not {wanted}")
+    vectors = await embed_locally(texts, model=name, batch_size=_batch_size(params))
+    return vectors, name
+
+
 async def _embed(
     client: _ModelClient, params: dict[str, Any], texts: list[str]
 ) -> tuple[list[list[float]], str | None]:
@@ -194,8 +232,7 @@ def embed_handler(resources: NodeResources) -> Handler:
         """Embed ``input`` (a text or a list); output ``{embeddings, model, dimensions}``."""
         value = params.get("input")
         texts = [value] if isinstance(value, str) else _texts(value, "input")
-        client = _ModelClient(resources=resources, ctx=ctx, params=params)
-        vectors, model = await _embed(client, params, texts)
+        vectors, model = await _vectors(resources, ctx, params, texts)
         return {
             "embeddings": vectors,
             "model": model,
@@ -225,8 +262,7 @@ def similarity_handler(resources: NodeResources) -> Handler:
         top_k = params.get("top_k", len(documents))
         if not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1:
             raise _invalid("top_k must be a positive integer")
-        client = _ModelClient(resources=resources, ctx=ctx, params=params)
-        vectors, _model = await _embed(client, params, [query, *documents])
+        vectors, _model = await _vectors(resources, ctx, params, [query, *documents])
         scores = [round(cosine(vectors[0], vector), 6) for vector in vectors[1:]]
         order = sorted(range(len(documents)), key=lambda i: (-scores[i], i))[:top_k]
         ranking = [{"index": i, "score": scores[i], "document": documents[i]} for i in order]
