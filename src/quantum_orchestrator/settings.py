@@ -125,6 +125,11 @@ class ApiSettings(BaseModel):
         description="Origins allowed to call the API from a browser (CORS), as a JSON list "
         'such as `["https://ui.example"]`; empty: none.',
     )
+    dashboard_dir: Path | None = Field(
+        None,
+        description="Directory of the built web dashboard (its `index.html` and `assets/`), "
+        "served at `/`; unset: the bundle packaged as `quantum_orchestrator/web/dist`.",
+    )
 
 
 class AuthSettings(BaseModel):

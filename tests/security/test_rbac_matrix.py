@@ -36,7 +36,7 @@ from tests.security.conftest import (
 )
 from tests.support.server import LiveApp
 
-from quantum_orchestrator.domain.auth import Role
+from quantum_orchestrator.domain.auth import ROLE_PERMISSIONS, Role
 
 GHOST = "01ghost0000000000000000000000000"
 POOL = "matrix"
@@ -283,3 +283,20 @@ async def test_members_cannot_be_raised_above_the_inviter(
     assert roles["admin@example.com"] == "owner"
     assert "would-be-owner@example.com" not in roles
     assert roles["plain-viewer@example.com"] == "editor"
+
+
+async def test_me_lists_exactly_the_permissions_of_the_callers_role(
+    server: LiveApp, http: httpx.AsyncClient
+) -> None:
+    # The dashboard hides what a role may not do from this list; it must be the table's.
+    for role in (Role.VIEWER, Role.EDITOR):
+        email = f"me-{role.value}@example.com"
+        await add_member(http, email, role)
+        me = await http.get(
+            f"{API}/auth/me", headers=bearer(await session_token(server.url, email))
+        )
+        assert me.status_code == 200, me.text
+        assert me.json()["role"] == role.value
+        assert me.json()["permissions"] == sorted(p.value for p in ROLE_PERMISSIONS[role])
+    owner = set((await http.get(f"{API}/auth/me")).json()["permissions"])
+    assert "workflows:write" in owner  # the bootstrapped admin owns the default workspace

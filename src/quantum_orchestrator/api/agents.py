@@ -11,9 +11,19 @@ from quantum_orchestrator.api.deps import AgentsManage, AgentsRead, EngineDep, S
 from quantum_orchestrator.api.paging import page_limit
 from quantum_orchestrator.api.routing import JsonRoute
 from quantum_orchestrator.api.schemas import agent_out
+from quantum_orchestrator.domain.overview import agent_categories, agent_category
 from quantum_orchestrator.domain.states import AgentState
 
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"], route_class=JsonRoute)
+
+
+def _agent(row: dict[str, Any]) -> dict[str, Any]:
+    """An agent with the categories of the node types it serves (see domain.overview)."""
+    return {
+        **agent_out(row),
+        "category": agent_category(row["capabilities"]),
+        "categories": agent_categories(row["capabilities"]),
+    }
 
 
 @router.get("")
@@ -24,23 +34,24 @@ async def list_agents(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     state: AgentState | None = None,
+    pool: Annotated[str | None, Query(max_length=100)] = None,
 ) -> dict[str, Any]:
-    """Agents with pool, capabilities, state, load and last heartbeat."""
+    """Agents with pool, capabilities, category, state, load (``running`` steps against
+    ``concurrency``), steps done and last heartbeat."""
     page = await engine.agents.page(
         workspace_id=principal.workspace_id,
         limit=page_limit(limit, settings),
         cursor=cursor,
         state=state.value if state else None,
+        pool=pool,
     )
-    return {"items": [agent_out(row) for row in page.items], "next_cursor": page.next_cursor}
+    return {"items": [_agent(row) for row in page.items], "next_cursor": page.next_cursor}
 
 
 @router.get("/{agent_id}")
 async def get_agent(agent_id: str, engine: EngineDep, principal: AgentsRead) -> dict[str, Any]:
     """One agent."""
-    return agent_out(
-        await engine.agents.get(agent_id=agent_id, workspace_id=principal.workspace_id)
-    )
+    return _agent(await engine.agents.get(agent_id=agent_id, workspace_id=principal.workspace_id))
 
 
 @router.post("/{agent_id}/drain")
@@ -57,4 +68,4 @@ async def drain_agent(
         target_id=row["id"],
         details={"name": row.get("name"), "pool": row.get("pool")},
     )
-    return agent_out(row)
+    return _agent(row)

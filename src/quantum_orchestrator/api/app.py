@@ -24,13 +24,16 @@ from quantum_orchestrator.api import (
     hooks,
     keys,
     node_types,
+    overview,
     runs,
     secrets,
     triggers,
     usage,
     workflows,
     workspaces,
+    ws,
 )
+from quantum_orchestrator.api.dashboard import install_dashboard
 from quantum_orchestrator.api.deps import DEFAULT_WORKSPACE_ID
 from quantum_orchestrator.api.embedded import EmbeddedAgents
 from quantum_orchestrator.api.middleware import RequestContext
@@ -137,9 +140,13 @@ def create_app(settings: Settings) -> FastAPI:
         hooks,
         audit,
         usage,
+        overview,
+        ws,
         health,
     ):
         app.include_router(module.router)
+    # Last: the dashboard answers only what no API route matched.
+    install_dashboard(app, directory=settings.api.dashboard_dir)
     if settings.api.cors_origins:
         # Off unless configured: only the listed origins, never a wildcard with credentials.
         app.add_middleware(

@@ -136,5 +136,7 @@ async def me(principal: SignedIn, engine: EngineDep) -> dict[str, Any]:
         "user": {"id": principal.user_id, "email": principal.label},
         "workspace_id": principal.workspace_id or None,
         "role": principal.role.value if principal.role else None,
+        # The dashboard shows only what the caller may do; the server still checks every call.
+        "permissions": sorted(permission.value for permission in principal.permissions),
         "workspaces": [workspace_out(row) for row in workspaces],
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
+from starlette.requests import HTTPConnection
 
 from quantum_orchestrator.api.ratelimit import RateLimiter
 from quantum_orchestrator.domain.auth import (
@@ -43,12 +44,12 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-def client_address(request: Request) -> str:
+def client_address(request: HTTPConnection) -> str:
     """The caller's address as the server sees it."""
     return request.client.host if request.client else "unknown"
 
 
-def _check_csrf(request: Request, session_token: str) -> None:
+def _check_csrf(request: HTTPConnection, session_token: str) -> None:
     # Double submit: the page echoes the qo_csrf cookie in a header; another site can make
     # the browser send the cookies but cannot read them to forge the header.
     header = request.headers.get(CSRF_HEADER, "")
@@ -61,7 +62,9 @@ def _check_csrf(request: Request, session_token: str) -> None:
         )
 
 
-async def _credentials(request: Request, engine: Engine, workspace: str | None) -> Principal:
+async def _credentials(
+    request: HTTPConnection, engine: Engine, workspace: str | None, *, safe: bool
+) -> Principal:
     authorization = request.headers.get("Authorization")
     if authorization is not None:
         scheme, _, token = authorization.partition(" ")
@@ -74,7 +77,7 @@ async def _credentials(request: Request, engine: Engine, workspace: str | None) 
             raise AuthenticationError(
                 "authentication required: log in, or send `Authorization: Bearer <token>`"
             )
-        if request.method not in _SAFE_METHODS:
+        if not safe:
             _check_csrf(request, session)
         principal = await engine.accounts.authenticate(
             session, workspace=workspace, via_cookie=True
@@ -84,28 +87,61 @@ async def _credentials(request: Request, engine: Engine, workspace: str | None) 
     return principal
 
 
-async def authenticate(request: Request, response: Response) -> Principal:
-    """The caller of this request, within its rate limit; 401 without valid credentials."""
-    cached: Principal | None = getattr(request.state, "principal", None)
-    if cached is not None:
-        return cached
-    engine = get_engine(request)
-    # Routes under /workspaces/{workspace_id} act on that workspace; others on the header's.
-    workspace = (
-        request.path_params.get("workspace_id") or request.headers.get(WORKSPACE_HEADER) or None
-    )
-    limiter: RateLimiter | None = request.app.state.rate_limiter
+async def authenticate_connection(
+    connection: HTTPConnection, *, workspace: str | None, safe: bool
+) -> Principal:
+    """The caller of an HTTP request or WebSocket handshake, acting in ``workspace``.
+
+    ``safe`` connections (reads, and WebSocket handshakes, whose Origin is checked instead)
+    may use the session cookie without the CSRF header. Failures spend the caller's address's
+    rate limit budget; the caller's own budget is the caller's to spend (see ``authenticate``).
+    """
+    engine: Engine = connection.app.state.engine
+    limiter: RateLimiter | None = connection.app.state.rate_limiter
     try:
-        principal = await _credentials(request, engine, workspace)
+        return await _credentials(connection, engine, workspace, safe=safe)
     except AuthenticationError:
         if limiter is not None:
             # Callers without valid credentials are known only by their address: their
             # failures share its budget (429 once spent), so token guessing is throttled
             # while valid callers from the same address are not.
-            address_key = f"address:{client_address(request)}"
+            address_key = f"address:{client_address(connection)}"
             limiter.check(address_key, what="requests without valid credentials")
             limiter.spend(address_key)
         raise
+
+
+def check_permission(principal: Principal, permission: Permission | None) -> Principal:
+    """``principal`` if it holds ``permission`` (None: any signed-in user), else 403."""
+    if permission is None:
+        if principal.kind != "user":
+            raise PermissionDeniedError("only a signed-in user may do this, not a key")
+        return principal
+    if not principal.can(permission):
+        if not principal.workspace_id:
+            raise PermissionDeniedError(
+                "you are not a member of any workspace: create one or ask to be invited"
+            )
+        raise PermissionDeniedError(
+            f"your {'role ' + principal.role.value if principal.role else principal.kind} "
+            f"may not do this (it needs {permission.value})"
+        )
+    return principal
+
+
+async def authenticate(request: Request, response: Response) -> Principal:
+    """The caller of this request, within its rate limit; 401 without valid credentials."""
+    cached: Principal | None = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    # Routes under /workspaces/{workspace_id} act on that workspace; others on the header's.
+    workspace = (
+        request.path_params.get("workspace_id") or request.headers.get(WORKSPACE_HEADER) or None
+    )
+    principal = await authenticate_connection(
+        request, workspace=workspace, safe=request.method in _SAFE_METHODS
+    )
+    limiter: RateLimiter | None = request.app.state.rate_limiter
     if limiter is not None:
         response.headers.update(limiter.take(principal.rate_key).headers())
     request.state.principal = principal
@@ -124,21 +160,7 @@ class Authorize:
 
     async def __call__(self, request: Request, response: Response) -> Principal:
         """Authenticate, then check the permission."""
-        principal = await authenticate(request, response)
-        if self.permission is None:
-            if principal.kind != "user":
-                raise PermissionDeniedError("only a signed-in user may do this, not a key")
-            return principal
-        if not principal.can(self.permission):
-            if not principal.workspace_id:
-                raise PermissionDeniedError(
-                    "you are not a member of any workspace: create one or ask to be invited"
-                )
-            raise PermissionDeniedError(
-                f"your {'role ' + principal.role.value if principal.role else principal.kind} "
-                f"may not do this (it needs {self.permission.value})"
-            )
-        return principal
+        return check_permission(await authenticate(request, response), self.permission)
 
 
 # One alias per permission: a route's signature names exactly what it needs.

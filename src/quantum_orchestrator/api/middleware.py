@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from quantum_orchestrator.api.dashboard import is_dashboard_path
 from quantum_orchestrator.observability.logging import bind_context, unbind_context
 from quantum_orchestrator.observability.metrics import Metrics
 
@@ -38,6 +39,15 @@ _DOCS_CSP = (
     b"style-src https://cdn.jsdelivr.net; img-src data: https://fastapi.tiangolo.com; "
     b"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
+# The dashboard's pages: its own scripts and styles only (no inline script, no inline <style>;
+# style attributes set through the DOM, as React Flow does, are CSSOM and allowed), images
+# from itself and data: URLs, and calls (HTTP and WebSocket: CSP3 browsers match ws:/wss: of
+# the same host with 'self') to this server only.
+UI_CSP = (
+    b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    b"font-src 'self'; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; "
+    b"base-uri 'none'; form-action 'self'"
+)
 _HSTS = b"max-age=31536000; includeSubDomains"
 _SECURITY_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
@@ -45,6 +55,13 @@ _SECURITY_HEADERS = (
     (b"x-frame-options", b"DENY"),
     (b"cross-origin-opener-policy", b"same-origin"),
 )
+
+
+def _policy(path: str) -> bytes:
+    """The CSP of an answer: the docs page's, the dashboard's, or the API's (nothing)."""
+    if path == "/docs":
+        return _DOCS_CSP
+    return UI_CSP if is_dashboard_path(path) else _API_CSP
 
 
 class _BodyTooLargeError(Exception):
@@ -95,10 +112,7 @@ class RequestContext:
                     *message.get("headers", []),
                     (b"x-request-id", request_id.encode()),
                     *_SECURITY_HEADERS,
-                    (
-                        b"content-security-policy",
-                        _DOCS_CSP if scope.get("path") == "/docs" else _API_CSP,
-                    ),
+                    (b"content-security-policy", _policy(scope.get("path", ""))),
                 ]
                 if scope.get("scheme") == "https":
                     # Only over TLS: a browser ignores it on plain HTTP, and sending it there

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import platform
 import signal
+import sys
+import webbrowser
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated
@@ -75,21 +79,63 @@ def up(
         int | None, typer.Option("--port", "-p", help="Port to listen on (env QO_PORT).")
     ] = None,
     data_dir: DataDirOpt = None,
+    no_open: Annotated[
+        bool,
+        typer.Option(
+            "--no-open",
+            help="Do not open the dashboard in a browser (also: env QO_NO_BROWSER, or when "
+            "the output is not a terminal).",
+        ),
+    ] = False,
 ) -> None:
-    """Run the server: API, engine and built-in agents in one process."""
+    """Run the server: API, dashboard, engine and built-in agents in one process."""
     settings = build_settings(host=host, port=port, data_dir=data_dir)
+    browse = should_open_browser(
+        no_open=no_open, stdout_is_tty=sys.stdout.isatty(), environ=os.environ
+    )
     try:
         from quantum_orchestrator.api.server import serve
     except ImportError as exc:
         fail(f"the server is not available in this installation: {exc}")
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
-        asyncio.run(serve(settings, on_ready=_announce))
+        asyncio.run(serve(settings, on_ready=_announcer(open_browser=browse)))
     except KeyboardInterrupt:
         # Ctrl-C and SIGTERM are how the server is normally stopped.
         err("stopped")
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def should_open_browser(*, no_open: bool, stdout_is_tty: bool, environ: Mapping[str, str]) -> bool:
+    """Whether ``qo up`` opens the dashboard: not when asked not to (``--no-open`` or a
+    non-empty ``QO_NO_BROWSER``), nor when nobody watches (output not a terminal: a service,
+    a container, a test)."""
+    return not no_open and stdout_is_tty and not environ.get("QO_NO_BROWSER")
+
+
+def dashboard_url(url: str) -> str:
+    """The dashboard's address for a server listening at ``url`` (a wildcard address is
+    reached through the loopback one)."""
+    for wildcard, local in (("//0.0.0.0:", "//127.0.0.1:"), ("//[::]:", "//[::1]:")):
+        url = url.replace(wildcard, local)
+    return f"{url}/"
+
+
+def _announcer(
+    *, open_browser: bool, opener: Callable[[str], object] = webbrowser.open
+) -> Callable[[str, Bootstrap | None], None]:
+    def announce(url: str, bootstrap: Bootstrap | None) -> None:
+        _announce(url, bootstrap)
+        dashboard = dashboard_url(url)
+        typer.echo(f"Dashboard: {dashboard}")
+        if open_browser:
+            try:
+                opener(dashboard)
+            except (webbrowser.Error, OSError) as exc:  # no browser must not stop the server
+                err(f"could not open a browser: {exc}")
+
+    return announce
 
 
 def _announce(url: str, bootstrap: Bootstrap | None) -> None:

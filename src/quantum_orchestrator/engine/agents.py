@@ -23,10 +23,12 @@ from quantum_orchestrator.domain.errors import (
     NotFoundError,
     QOError,
 )
+from quantum_orchestrator.domain.overview import agent_category
 from quantum_orchestrator.domain.plan import Retry, retry_delay
 from quantum_orchestrator.domain.secrets import marked_names, redact, redact_text, substitute
 from quantum_orchestrator.domain.states import AgentState, AttemptState, StepState, step_transition
 from quantum_orchestrator.domain.usage import BudgetExceededError
+from quantum_orchestrator.engine.agent_events import AgentEvents
 from quantum_orchestrator.engine.catalog import Catalog
 from quantum_orchestrator.engine.scheduler import Scheduler, error_info, json_size
 from quantum_orchestrator.engine.secrets import SecretService
@@ -69,6 +71,7 @@ class AgentService:
         # Told of each step an agent finished (node type, state, seconds), after commit.
         self.step_observers: list[Callable[[str, str, float], None]] = []
         self._stopping = False
+        self._events = AgentEvents(uow=uow)
 
     async def register(
         self, *, workspace_id: str, registration: Registration, builtin: bool = False
@@ -111,6 +114,16 @@ class AgentService:
                 )
         self._agents[agent_id] = row
         self._catalog.invalidate(workspace_id)
+        self._events.publish(
+            row,
+            "agent.registered",
+            capabilities=row["capabilities"],
+            category=agent_category(c["name"] for c in registration["capabilities"]),
+            concurrency=row["concurrency"],
+            host=row["host"],
+            version=row["version"],
+            builtin=builtin,
+        )
         return {
             "agent_id": agent_id,
             "heartbeat_interval": self._settings.heartbeat_interval,
@@ -145,7 +158,7 @@ class AgentService:
         pool: str | None = None,
     ) -> HeartbeatAnswer:
         """Extend the leases the agent holds; answer which of its steps it must stop."""
-        await self._agent(agent_id, workspace_id, pool)
+        agent = await self._agent(agent_id, workspace_id, pool)
         repos = self._uow.repos
         async with self._uow.write() as tx:
             # Touching a lost agent changes nothing (it stays lost); it saves a read first.
@@ -159,6 +172,7 @@ class AgentService:
                 step_ids=running,
                 until=tx.now + timedelta(seconds=self._settings.lease_seconds),
             )
+        self._events.heartbeat(agent, state=state, running=len(held))
         return {"state": state, "cancel": sorted(set(running) - set(held))}
 
     async def claim(
@@ -591,7 +605,10 @@ class AgentService:
                 state=AgentState.OFFLINE.value,
             )
             await repos.steps.expire_agent_leases(tx.conn, agent_id=agent_id, now=tx.now)
-        self._agents.pop(agent_id, None)
+        agent = self._agents.pop(agent_id, None)
+        self._events.forget(agent_id)
+        if agent is not None:
+            self._events.publish(agent, "agent.offline", state=AgentState.OFFLINE.value)
 
     async def drain(self, *, agent_id: str, workspace_id: str) -> Row:
         """Ask an agent to stop taking work; it finishes what it holds."""
@@ -606,7 +623,9 @@ class AgentService:
             await self._uow.repos.agents.set_state(
                 tx.conn, agent_id=agent_id, sources=("online",), state=AgentState.DRAINING.value
             )
-        return await self.get(agent_id=agent_id, workspace_id=workspace_id)
+        drained = await self.get(agent_id=agent_id, workspace_id=workspace_id)
+        self._events.publish(drained, "agent.draining")
+        return drained
 
     async def get(self, *, agent_id: str, workspace_id: str) -> Row:
         """One agent, with its running steps counted."""
@@ -619,12 +638,18 @@ class AgentService:
         return page.items[0]
 
     async def page(
-        self, *, workspace_id: str, limit: int, cursor: str | None, state: str | None
+        self,
+        *,
+        workspace_id: str,
+        limit: int,
+        cursor: str | None,
+        state: str | None,
+        pool: str | None = None,
     ) -> Page:
-        """Agents of the workspace."""
+        """Agents of the workspace (of one state, of one pool)."""
         async with self._uow.read() as conn:
             return await self._uow.repos.agents.page(
-                conn, workspace_id=workspace_id, limit=limit, cursor=cursor, state=state
+                conn, workspace_id=workspace_id, limit=limit, cursor=cursor, state=state, pool=pool
             )
 
     def stop_waiting(self) -> None:
@@ -633,5 +658,8 @@ class AgentService:
         self._uow.signal.notify()
 
     def forget(self, agent_id: str) -> None:
-        """Drop the cached row of an agent (it was marked lost)."""
+        """Drop the cached row of an agent (it was marked lost), and announce it once the
+        transaction that marked it has committed."""
         self._agents.pop(agent_id, None)
+        self._events.forget(agent_id)
+        self._events.announce_lost(agent_id)

@@ -46,6 +46,17 @@ class AgentStore:
             raise NotFoundError(f"no agent {agent_id!r}")
         return dict(row)
 
+    async def locked(self, conn: AsyncConnection, *, agent_id: str) -> Row | None:
+        """One agent's identity and state, read under its row lock (PostgreSQL): waits for a
+        transaction that is changing it to end."""
+        query = (
+            select(agents.c.id, agents.c.workspace_id, agents.c.name, agents.c.pool, agents.c.state)
+            .where(agents.c.id == agent_id)
+            .with_for_update()
+        )
+        row = (await conn.execute(query)).mappings().first()
+        return dict(row) if row is not None else None
+
     async def touch(self, conn: AsyncConnection, *, agent_id: str, now: datetime) -> str | None:
         """Record a sign of life; answers the agent's state (None if there is no such agent)."""
         result = await conn.execute(_TOUCH, {"aid": agent_id, "now": now})
@@ -91,6 +102,7 @@ class AgentStore:
         cursor: str | None,
         state: str | None = None,
         agent_id: str | None = None,
+        pool: str | None = None,
     ) -> Page:
         """Agents, newest registration first, each with its running steps counted."""
         running = (
@@ -111,6 +123,8 @@ class AgentStore:
             query = query.where(agents.c.state == state)
         if agent_id:
             query = query.where(agents.c.id == agent_id)
+        if pool:
+            query = query.where(agents.c.pool == pool)
         if cursor:
             (before,) = decode_cursor(cursor, 1)
             query = query.where(agents.c.id < before)

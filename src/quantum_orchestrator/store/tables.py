@@ -98,6 +98,8 @@ runs = Table(
     Index(None, "workflow_id", "created_at"),
     Index(None, "parent_run_id"),
     Index(None, "parent_step_id"),
+    # The dashboard overview: runs finished in a workspace since a moment (0007).
+    Index(None, "workspace_id", "finished_at"),
 )
 
 steps = Table(
@@ -142,6 +144,8 @@ steps = Table(
     Index(None, "agent_id", "state"),
     Index(None, "parent_id", "map_index"),
     Index(None, "run_id", "state"),
+    # The dashboard overview: steps finished in a workspace since a moment (0007).
+    Index(None, "workspace_id", "finished_at"),
 )
 
 attempts = Table(

@@ -28,6 +28,8 @@ AGENT_KEYS = {
     "pid",
     "state",
     "builtin",
+    "category",
+    "categories",
     "registered_at",
     "last_heartbeat_at",
 }
