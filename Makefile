@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 RUNTIME_STAMP := $(VENV)/.installed
 
-.PHONY: up test lint typecheck unit audit bench clean lock
+.PHONY: up test lint typecheck unit audit bench clean lock web web-build
 
 $(RUNTIME_STAMP): pyproject.toml requirements/runtime.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -40,7 +40,29 @@ audit: $(STAMP)
 	$(BIN)/pip-audit --progress-spinner off --skip-editable
 	$(BIN)/python tools/pypi_audit.py requirements/constraints.txt
 
-test: lint typecheck audit unit
+# The dashboard: install from the lock, check the generated API client and the committed bundle
+# are fresh, then type-check, lint, format-check and unit-test it.
+WEB_STAMP := web/node_modules/.installed
+
+$(WEB_STAMP): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+web-build: $(WEB_STAMP) $(STAMP)
+	$(BIN)/python tools/dump_openapi.py web/openapi.json
+	cd web && npm run --silent gen:api
+	cd web && npm run --silent build
+
+web: web-build
+	cd web && npx tsc -b && npx eslint . && npx prettier --check . && npx vitest run
+	bash tools/npm_audit.sh web
+	@git diff --quiet -- web/src/api/schema.d.ts || \
+	  (echo "web/src/api/schema.d.ts is stale: run 'make web-build' and commit it"; exit 1)
+	@test -z "$$(git status --porcelain -- src/quantum_orchestrator/web/dist)" || \
+	  (git status --short -- src/quantum_orchestrator/web/dist; \
+	   echo "the committed dashboard bundle is stale: run 'make web-build' and commit it"; exit 1)
+
+test: lint typecheck audit web unit
 
 bench: $(RUNTIME_STAMP)
 	bash bench/run_all.sh

@@ -1,0 +1,45 @@
+"""What the browser tests do through the dashboard, as a person would."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Page, expect
+
+AXE = Path(__file__).resolve().parents[2] / "web" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def sign_in(page: Page, email: str, password: str) -> None:
+    """Open the dashboard, sign in, and wait for the overview."""
+    page.goto("/")
+    expect(page.get_by_role("heading", name="Quantum Orchestrator")).to_be_visible()
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+
+
+def serious_violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core's serious and critical findings on the current screen.
+
+    axe is evaluated as a function body (not a <script> tag), so the page's CSP, which forbids
+    inline scripts, stays in force for the dashboard's own code.
+    """
+    page.evaluate(AXE.read_text(encoding="utf-8") + "\n;window.__axe = axe;")
+    result = page.evaluate(
+        "async () => { const r = await window.__axe.run(document, "
+        "{resultTypes: ['violations']}); return JSON.stringify(r.violations); }"
+    )
+    violations: list[dict[str, Any]] = json.loads(result)
+    return [
+        {
+            "id": v["id"],
+            "impact": v["impact"],
+            "help": v["help"],
+            "nodes": [n["target"] for n in v["nodes"]][:5],
+        }
+        for v in violations
+        if v["impact"] in ("serious", "critical")
+    ]
