@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 RUNTIME_STAMP := $(VENV)/.installed
 
-.PHONY: up test lint typecheck unit audit bench clean lock web web-build
+.PHONY: up test lint typecheck unit audit bench clean lock web web-build screenshots
 
 $(RUNTIME_STAMP): pyproject.toml requirements/runtime.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -61,6 +61,10 @@ web: web-build
 	@test -z "$$(git status --porcelain -- src/quantum_orchestrator/web/dist)" || \
 	  (git status --short -- src/quantum_orchestrator/web/dist; \
 	   echo "the committed dashboard bundle is stale: run 'make web-build' and commit it"; exit 1)
+
+# Refresh the README's screenshots from the browser suite (real data, real Chromium).
+screenshots: $(STAMP)
+	QO_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/pytest -p no:cacheprovider -q tests/browser
 
 test: lint typecheck audit web unit
 

@@ -261,6 +261,19 @@ def render(qo: dict[str, Any] | None, pf: dict[str, Any] | None, date: str) -> s
     return "\n".join(lines)
 
 
+DASHBOARD_BEGIN = "<!-- dashboard: written by bench/dashboard.py --write -->"
+DASHBOARD_END = "<!-- /dashboard -->"
+
+
+def dashboard_block(text: str) -> str:
+    """The dashboard section of a RESULTS.md, markers included ("" when there is none)."""
+    start = text.find(DASHBOARD_BEGIN)
+    end = text.find(DASHBOARD_END)
+    if start < 0 or end < start:
+        return ""
+    return text[start : end + len(DASHBOARD_END)]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--qo", help="JSON printed by bench/qo_bench.py")
@@ -274,7 +287,11 @@ def main() -> int:
     if qo is None and pf is None:
         print("report.py: no results to report", file=sys.stderr)
         return 1
-    Path(args.out).write_text(render(qo, pf, date))
+    out = Path(args.out)
+    # The dashboard's browser figures (bench/dashboard.py --write) live in their own block,
+    # which a rerun of the engine benchmarks keeps.
+    kept = dashboard_block(out.read_text()) if out.exists() else ""
+    out.write_text(render(qo, pf, date) + (f"\n{kept}\n" if kept else ""))
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
 

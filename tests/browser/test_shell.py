@@ -40,6 +40,10 @@ def test_theme_is_remembered_and_sign_out_ends_the_session(page: Page, qo: Clust
     page.reload()
     expect(page.get_by_role("navigation", name="Main")).to_be_visible()
     assert page.evaluate("document.documentElement.dataset.theme") == flipped
+    if flipped != "dark":
+        page.get_by_role("button", name="theme").click()
+    shot(page, "19-overview-dark")
+    assert serious_violations(page) == []
     page.get_by_text(ADMIN_EMAIL).click()
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 from tests.security.conftest import (
     API,
     DEFAULT_WS,
+    ServerFactory,
     add_member,
     assert_problem,
     bearer,
@@ -239,3 +241,81 @@ async def test_a_key_never_outlasts_or_outranks_its_maker(
     refused = await anonymous.get(f"{API}/workflows", headers=key)
     assert "left the workspace" in assert_problem(refused, 401, "unauthenticated")["detail"]
     assert (await anonymous.get(f"{API}/api-keys", headers=other)).status_code == 200
+
+
+async def _walk(http: httpx.AsyncClient, path: str, limit: int) -> list[dict[str, Any]]:
+    """Every item of a listing, following ``next_cursor`` with pages of ``limit``."""
+    items: list[dict[str, Any]] = []
+    cursor: str | None = None
+    for _ in range(100):
+        params: dict[str, Any] = {"limit": limit}
+        if cursor is not None:
+            params["cursor"] = cursor
+        response = await http.get(path, params=params)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        assert set(page) == {"items", "next_cursor"}
+        assert 0 < len(page["items"]) <= limit or (not items and not page["items"])
+        items.extend(page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return items
+    raise AssertionError("pagination did not end")
+
+
+async def _check_paged(http: httpx.AsyncClient, path: str, key: str, count: int) -> list[Any]:
+    """Pages of 2 give the one-page listing: same order, no duplicate; bad cursors are 422."""
+    whole = (await http.get(path)).json()
+    assert whole["next_cursor"] is None
+    assert len(whole["items"]) == count
+    first = (await http.get(path, params={"limit": 2})).json()
+    assert first["items"] == whole["items"][:2]
+    assert first["next_cursor"]
+    second = (await http.get(path, params={"limit": 2, "cursor": first["next_cursor"]})).json()
+    assert second["items"] == whole["items"][2:4]
+    paged = await _walk(http, path, 2)
+    assert paged == whole["items"]
+    assert len({item[key] for item in paged}) == count
+    for bad in ("garbage", "WyJ4Il0", first["next_cursor"] + "x"):
+        assert_problem(await http.get(path, params={"cursor": bad}), 422)
+    assert (await http.get(path, params={"limit": 0})).status_code == 422
+    return [item[key] for item in paged]
+
+
+async def test_account_listings_are_paged(start_server: ServerFactory, database_url: str) -> None:
+    async with (
+        start_server(database_url=database_url) as app,
+        httpx.AsyncClient(base_url=app.url, auth=app.auth, timeout=30) as http,
+    ):
+        # API keys and agent tokens: newest first; revoked ones drop out without a shift.
+        for n in range(4):
+            await create_api_key(http, Role.VIEWER, name=f"paged-{n}")
+            await create_agent_token(http, f"pool-{n}")
+        keys = (await http.get(f"{API}/api-keys")).json()["items"]
+        key_ids = await _check_paged(http, f"{API}/api-keys", "id", len(keys))
+        stamps = [item["created_at"] for item in keys]
+        assert stamps == sorted(stamps, reverse=True)
+        tokens = (await http.get(f"{API}/agent-tokens")).json()["items"]
+        await _check_paged(http, f"{API}/agent-tokens", "id", len(tokens))
+        first = (await http.get(f"{API}/api-keys", params={"limit": 2})).json()
+        assert (await http.delete(f"{API}/api-keys/{key_ids[2]}")).status_code == 204
+        rest = (
+            await http.get(f"{API}/api-keys", params={"limit": 2, "cursor": first["next_cursor"]})
+        ).json()
+        assert [item["id"] for item in rest["items"]] == key_ids[3:5]
+        # Members: oldest membership first.
+        for n in range(4):
+            await add_member(http, f"paged-{n}@example.com", Role.VIEWER)
+        members = f"{API}/workspaces/{DEFAULT_WS}/members"
+        count = len((await http.get(members)).json()["items"])
+        assert count >= 5
+        ids = await _check_paged(http, members, "user_id", count)
+        emails = [m["email"] for m in (await http.get(members)).json()["items"]]
+        assert emails[-4:] == [f"paged-{n}@example.com" for n in range(4)]
+        assert len(ids) == count
+        # The caller's workspaces: oldest membership first.
+        for n in range(3):
+            created = await http.post(f"{API}/workspaces", json={"name": f"Paged {n}"})
+            assert created.status_code == 201, created.text
+        names = await _check_paged(http, f"{API}/workspaces", "name", 4)
+        assert names[1:] == ["Paged 0", "Paged 1", "Paged 2"]

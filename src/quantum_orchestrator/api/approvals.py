@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query, Request
 from pydantic import Field
 
 from quantum_orchestrator.api.audit_trail import audit
-from quantum_orchestrator.api.deps import EngineDep, RunsRead, RunsWrite
+from quantum_orchestrator.api.deps import EngineDep, RunsRead, RunsWrite, SettingsDep
+from quantum_orchestrator.api.paging import page_limit
 from quantum_orchestrator.api.routing import JsonRoute
 from quantum_orchestrator.api.schemas import Strict
 from quantum_orchestrator.domain.auth import Principal
@@ -119,8 +120,13 @@ async def reject_step(
 async def list_approvals(
     engine: EngineDep,
     principal: RunsRead,
+    settings: SettingsDep,
     state: Annotated[Literal["pending"], Query(description="Only `pending` is kept.")] = "pending",
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> dict[str, Any]:
     """The approvals of the workspace waiting for a decision, oldest first."""
-    rows = await engine.approvals.pending(workspace_id=principal.workspace_id)
-    return {"items": [_approval_out(row) for row in rows]}
+    page = await engine.approvals.pending_page(
+        workspace_id=principal.workspace_id, limit=page_limit(limit, settings), cursor=cursor
+    )
+    return {"items": [_approval_out(row) for row in page.items], "next_cursor": page.next_cursor}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from quantum_orchestrator.api.account_schemas import (
     AgentTokenBody,
@@ -20,6 +20,7 @@ from quantum_orchestrator.api.account_schemas import (
 )
 from quantum_orchestrator.api.audit_trail import audit
 from quantum_orchestrator.api.deps import EngineDep, KeysRead, KeysWrite, SettingsDep
+from quantum_orchestrator.api.paging import page_limit
 from quantum_orchestrator.api.routing import JsonRoute
 
 router = APIRouter(tags=["keys"], route_class=JsonRoute)
@@ -49,10 +50,18 @@ async def create_api_key(
 
 
 @router.get("/api/v1/api-keys")
-async def list_api_keys(principal: KeysRead, engine: EngineDep) -> dict[str, Any]:
-    """The workspace's API keys that still work (never the keys themselves)."""
-    rows = await engine.keys.list_api_keys(workspace_id=principal.workspace_id)
-    return {"items": [api_key_out(row) for row in rows]}
+async def list_api_keys(
+    principal: KeysRead,
+    engine: EngineDep,
+    settings: SettingsDep,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> dict[str, Any]:
+    """The workspace's API keys that still work, newest first (never the keys themselves)."""
+    page = await engine.keys.page_api_keys(
+        workspace_id=principal.workspace_id, limit=page_limit(limit, settings), cursor=cursor
+    )
+    return {"items": [api_key_out(row) for row in page.items], "next_cursor": page.next_cursor}
 
 
 @router.post("/api/v1/api-keys/{key_id}/rotate", status_code=201)
@@ -113,10 +122,21 @@ async def create_agent_token(
 
 
 @router.get("/api/v1/agent-tokens")
-async def list_agent_tokens(principal: KeysRead, engine: EngineDep) -> dict[str, Any]:
-    """The workspace's agent tokens that still work."""
-    rows = await engine.keys.list_agent_tokens(workspace_id=principal.workspace_id)
-    return {"items": [agent_token_out(row) for row in rows]}
+async def list_agent_tokens(
+    principal: KeysRead,
+    engine: EngineDep,
+    settings: SettingsDep,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> dict[str, Any]:
+    """The workspace's agent tokens that still work, newest first."""
+    page = await engine.keys.page_agent_tokens(
+        workspace_id=principal.workspace_id, limit=page_limit(limit, settings), cursor=cursor
+    )
+    return {
+        "items": [agent_token_out(row) for row in page.items],
+        "next_cursor": page.next_cursor,
+    }
 
 
 @router.delete("/api/v1/agent-tokens/{token_id}", status_code=204)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from quantum_orchestrator.api.audit_trail import audit
-from quantum_orchestrator.api.deps import EngineDep, SecretsRead, SecretsWrite
+from quantum_orchestrator.api.deps import EngineDep, SecretsRead, SecretsWrite, SettingsDep
+from quantum_orchestrator.api.paging import page_limit
 from quantum_orchestrator.api.routing import JsonRoute
 from quantum_orchestrator.api.schemas import SecretBody, SecretValueBody, secret_out
 from quantum_orchestrator.domain.secrets import NAME_PATTERN
@@ -33,10 +34,18 @@ async def create_secret(
 
 
 @router.get("")
-async def list_secrets(engine: EngineDep, principal: SecretsRead) -> dict[str, Any]:
-    """The workspace's secrets: names and timestamps, never values."""
-    rows = await engine.secrets.list(workspace_id=principal.workspace_id)
-    return {"items": [secret_out(row) for row in rows]}
+async def list_secrets(
+    engine: EngineDep,
+    principal: SecretsRead,
+    settings: SettingsDep,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> dict[str, Any]:
+    """The workspace's secrets by name: names and timestamps, never values."""
+    page = await engine.secrets.page(
+        workspace_id=principal.workspace_id, limit=page_limit(limit, settings), cursor=cursor
+    )
+    return {"items": [secret_out(row) for row in page.items], "next_cursor": page.next_cursor}
 
 
 @router.put("/{name}")

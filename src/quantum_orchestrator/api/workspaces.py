@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from quantum_orchestrator.api.account_schemas import (
     HttpAllowBody,
@@ -23,10 +23,12 @@ from quantum_orchestrator.api.deps import (
     EngineDep,
     MembersRead,
     MembersWrite,
+    SettingsDep,
     SignedIn,
     WorkspaceRead,
     WorkspaceWrite,
 )
+from quantum_orchestrator.api.paging import page_limit
 from quantum_orchestrator.api.routing import JsonRoute
 from quantum_orchestrator.domain.auth import Principal
 from quantum_orchestrator.domain.errors import NotFoundError
@@ -68,11 +70,19 @@ async def create_workspace(
 
 
 @router.get("")
-async def list_workspaces(principal: SignedIn, engine: EngineDep) -> dict[str, Any]:
-    """The workspaces the caller belongs to, with the caller's role in each."""
+async def list_workspaces(
+    principal: SignedIn,
+    engine: EngineDep,
+    settings: SettingsDep,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> dict[str, Any]:
+    """The workspaces the caller belongs to, with the caller's role in each, oldest first."""
     assert principal.user_id is not None  # noqa: S101 - SignedIn admits users only
-    rows = await engine.workspaces.list_for(user_id=principal.user_id)
-    return {"items": [workspace_out(row) for row in rows]}
+    page = await engine.workspaces.page_for(
+        user_id=principal.user_id, limit=page_limit(limit, settings), cursor=cursor
+    )
+    return {"items": [workspace_out(row) for row in page.items], "next_cursor": page.next_cursor}
 
 
 @router.get("/{workspace_id}")
@@ -112,12 +122,19 @@ async def set_http_allow(
 
 @router.get("/{workspace_id}/members")
 async def list_members(
-    workspace_id: WorkspaceId, principal: MembersRead, engine: EngineDep
+    workspace_id: WorkspaceId,
+    principal: MembersRead,
+    engine: EngineDep,
+    settings: SettingsDep,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> dict[str, Any]:
-    """The workspace's members and roles."""
+    """The workspace's members and roles, oldest membership first."""
     await _same(principal, workspace_id, engine)
-    rows = await engine.workspaces.members(workspace_id=principal.workspace_id)
-    return {"items": [member_out(row) for row in rows]}
+    page = await engine.workspaces.members_page(
+        workspace_id=principal.workspace_id, limit=page_limit(limit, settings), cursor=cursor
+    )
+    return {"items": [member_out(row) for row in page.items], "next_cursor": page.next_cursor}
 
 
 @router.post("/{workspace_id}/members", status_code=201)

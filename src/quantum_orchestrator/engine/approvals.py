@@ -19,6 +19,12 @@ from quantum_orchestrator.domain.errors import ConflictError, NotFoundError
 from quantum_orchestrator.domain.states import StepState, step_sources, step_transition
 from quantum_orchestrator.engine.scheduler import Scheduler
 from quantum_orchestrator.engine.unit import Tx, UnitOfWork
+from quantum_orchestrator.store.pagination import (
+    Page,
+    cursor_datetime,
+    decode_cursor,
+    encode_cursor,
+)
 
 Row = dict[str, Any]
 
@@ -104,6 +110,22 @@ class ApprovalService:
             finished = await decide_step(tx, self._scheduler, run, step, record)
             await self._scheduler.propagate(tx, [finished])
         return record
+
+    async def pending_page(self, *, workspace_id: str, limit: int, cursor: str | None) -> Page:
+        """One page of the approvals waiting for a decision, oldest first."""
+        after = None
+        if cursor:
+            started, step_id = decode_cursor(cursor, 2)
+            after = (cursor_datetime(started), step_id)
+        async with self._uow.read() as conn:
+            rows = await self._uow.repos.steps.waiting_of_type(
+                conn, workspace_id=workspace_id, node_type=APPROVAL, limit=limit + 1, after=after
+            )
+        next_cursor = None
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            next_cursor = encode_cursor(last["started_at"].isoformat(), last["id"])
+        return Page(items=rows[:limit], next_cursor=next_cursor)
 
     async def pending(self, *, workspace_id: str, limit: int = 500) -> list[Row]:
         """The approvals of the workspace waiting for a decision, oldest first."""

@@ -14,6 +14,7 @@ from quantum_orchestrator.domain.errors import InvalidInputError, NotFoundError
 from quantum_orchestrator.engine.unit import UnitOfWork
 from quantum_orchestrator.security.tokens import new_token, token_hash, token_prefix
 from quantum_orchestrator.store.credentials import AGENT_TOKENS, API_KEYS
+from quantum_orchestrator.store.pagination import Page
 from quantum_orchestrator.store.types import new_id, utcnow
 
 Row = dict[str, Any]
@@ -143,6 +144,20 @@ class KeyService:
         async with self._uow.read() as conn:
             return await self._uow.repos.credentials.list_keys(
                 conn, table, workspace_id=workspace_id, now=utcnow()
+            )
+
+    async def page_api_keys(self, *, workspace_id: str, limit: int, cursor: str | None) -> Page:
+        """One page of the workspace's API keys that still work, newest first."""
+        return await self._page(API_KEYS, workspace_id, limit, cursor)
+
+    async def page_agent_tokens(self, *, workspace_id: str, limit: int, cursor: str | None) -> Page:
+        """One page of the workspace's agent tokens that still work, newest first."""
+        return await self._page(AGENT_TOKENS, workspace_id, limit, cursor)
+
+    async def _page(self, table: Any, workspace_id: str, limit: int, cursor: str | None) -> Page:
+        async with self._uow.read() as conn:
+            return await self._uow.repos.credentials.page_keys(
+                conn, table, workspace_id=workspace_id, now=utcnow(), limit=limit, cursor=cursor
             )
 
     async def _live(

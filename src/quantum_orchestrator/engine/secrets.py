@@ -21,6 +21,7 @@ from quantum_orchestrator.security.secrets import (
     secret_aad,
     webhook_secret_aad,
 )
+from quantum_orchestrator.store.pagination import Page
 
 Row = dict[str, Any]
 
@@ -114,6 +115,14 @@ class SecretService:
         async with self._uow.read() as conn:
             rows = await self._uow.repos.secrets.list(conn, workspace_id=workspace_id)
         return [_public(row) for row in rows]
+
+    async def page(self, *, workspace_id: str, limit: int, cursor: str | None) -> Page:
+        """One page of the workspace's secrets (names and timestamps), by name."""
+        async with self._uow.read() as conn:
+            page = await self._uow.repos.secrets.page(
+                conn, workspace_id=workspace_id, limit=limit, cursor=cursor
+            )
+        return Page(items=[_public(row) for row in page.items], next_cursor=page.next_cursor)
 
     async def delete(self, *, workspace_id: str, name: str) -> None:
         """Remove a secret; ``NotFoundError`` (404) when there is none."""

@@ -18,6 +18,7 @@ from quantum_orchestrator.domain.auth import (
 from quantum_orchestrator.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from quantum_orchestrator.engine.accounts import AccountService
 from quantum_orchestrator.engine.unit import UnitOfWork
+from quantum_orchestrator.store.pagination import Page
 from quantum_orchestrator.store.types import new_id
 
 Row = dict[str, Any]
@@ -80,6 +81,13 @@ class WorkspaceService:
         async with self._uow.read() as conn:
             return await self._uow.repos.workspaces.for_user(conn, user_id)
 
+    async def page_for(self, *, user_id: str, limit: int, cursor: str | None) -> Page:
+        """One page of the workspaces a user belongs to, oldest membership first."""
+        async with self._uow.read() as conn:
+            return await self._uow.repos.workspaces.page_for_user(
+                conn, user_id=user_id, limit=limit, cursor=cursor
+            )
+
     async def get(self, *, workspace_id: str) -> Row:
         """A workspace, or ``NotFoundError``."""
         async with self._uow.read() as conn:
@@ -92,6 +100,13 @@ class WorkspaceService:
         """The workspace's members and their roles."""
         async with self._uow.read() as conn:
             return await self._uow.repos.workspaces.members(conn, workspace_id)
+
+    async def members_page(self, *, workspace_id: str, limit: int, cursor: str | None) -> Page:
+        """One page of the workspace's members, oldest membership first."""
+        async with self._uow.read() as conn:
+            return await self._uow.repos.workspaces.members_page(
+                conn, workspace_id=workspace_id, limit=limit, cursor=cursor
+            )
 
     async def add_member(
         self,

@@ -32,6 +32,9 @@ class ApprovalMethods:
     ) -> Any:
         raise NotImplementedError
 
+    async def _all_pages(self, path: str, params: Mapping[str, Any] | None = None) -> list[Any]:
+        raise NotImplementedError
+
     async def approve(
         self, run_id: str, node_id: str, *, comment: str | None = None
     ) -> dict[str, Any]:
@@ -55,9 +58,5 @@ class ApprovalMethods:
         return result
 
     async def list_approvals(self) -> list[dict[str, Any]]:
-        """The workspace's approvals waiting for a decision, oldest first."""
-        result: dict[str, Any] = await self._request(
-            "GET", "/approvals", params={"state": "pending"}
-        )
-        items: list[dict[str, Any]] = result["items"]
-        return items
+        """The workspace's approvals waiting for a decision, oldest first (all pages)."""
+        return await self._all_pages("/approvals", {"state": "pending"})

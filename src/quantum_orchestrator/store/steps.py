@@ -393,10 +393,17 @@ class StepStore:
         return list((await conn.execute(self._locked(query))).scalars())
 
     async def waiting_of_type(
-        self, conn: AsyncConnection, *, workspace_id: str, node_type: str, limit: int
+        self,
+        conn: AsyncConnection,
+        *,
+        workspace_id: str,
+        node_type: str,
+        limit: int,
+        after: tuple[datetime, str] | None = None,
     ) -> list[Row]:
         """Top-level waiting steps of one type in a workspace, oldest first, each with its
-        run's workflow name and version (the pending approvals)."""
+        run's workflow name and version (the pending approvals); ``after`` is the
+        ``(started_at, id)`` of the last step of the previous page."""
         query = (
             select(
                 steps.c.id,
@@ -419,6 +426,14 @@ class StepStore:
             .order_by(steps.c.started_at, steps.c.id)
             .limit(limit)
         )
+        if after is not None:
+            started_at, step_id = after
+            query = query.where(
+                or_(
+                    steps.c.started_at > started_at,
+                    and_(steps.c.started_at == started_at, steps.c.id > step_id),
+                )
+            )
         return [dict(row) for row in (await conn.execute(query)).mappings()]
 
     async def any_became_available(

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from quantum_orchestrator.domain.errors import ConflictError
+from quantum_orchestrator.store.pagination import (
+    Page,
+    cursor_datetime,
+    decode_cursor,
+    encode_cursor,
+)
 from quantum_orchestrator.store.tables import memberships, users, workspaces
 
 Row = dict[str, Any]
@@ -59,6 +65,33 @@ class WorkspaceStore:
             .order_by(memberships.c.created_at, workspaces.c.id)
         )
         return [dict(row) for row in (await conn.execute(query)).mappings()]
+
+    async def page_for_user(
+        self, conn: AsyncConnection, *, user_id: str, limit: int, cursor: str | None
+    ) -> Page:
+        """One page of ``for_user``: oldest membership first, keyed on (joined, workspace id)."""
+        query = (
+            select(workspaces, memberships.c.role, memberships.c.created_at.label("joined_at"))
+            .join(memberships, memberships.c.workspace_id == workspaces.c.id)
+            .where(memberships.c.user_id == user_id)
+        )
+        if cursor:
+            joined, workspace_id = decode_cursor(cursor, 2)
+            at = cursor_datetime(joined)
+            query = query.where(
+                or_(
+                    memberships.c.created_at > at,
+                    and_(memberships.c.created_at == at, workspaces.c.id > workspace_id),
+                )
+            )
+        query = query.order_by(memberships.c.created_at, workspaces.c.id).limit(limit + 1)
+        rows = [dict(row) for row in (await conn.execute(query)).mappings()]
+        next_cursor = None
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            next_cursor = encode_cursor(last["joined_at"].isoformat(), last["id"])
+        items = [{k: v for k, v in row.items() if k != "joined_at"} for row in rows[:limit]]
+        return Page(items=items, next_cursor=next_cursor)
 
     async def membership(
         self, conn: AsyncConnection, *, user_id: str, workspace: str | None
@@ -126,6 +159,38 @@ class WorkspaceStore:
             .order_by(memberships.c.created_at, users.c.id)
         )
         return [dict(row) for row in (await conn.execute(query)).mappings()]
+
+    async def members_page(
+        self, conn: AsyncConnection, *, workspace_id: str, limit: int, cursor: str | None
+    ) -> Page:
+        """One page of ``members``: oldest membership first, keyed on (joined, user id)."""
+        query = (
+            select(
+                users.c.id.label("user_id"),
+                users.c.email,
+                users.c.name,
+                memberships.c.role,
+                memberships.c.created_at,
+            )
+            .join(memberships, memberships.c.user_id == users.c.id)
+            .where(memberships.c.workspace_id == workspace_id)
+        )
+        if cursor:
+            joined, user_id = decode_cursor(cursor, 2)
+            at = cursor_datetime(joined)
+            query = query.where(
+                or_(
+                    memberships.c.created_at > at,
+                    and_(memberships.c.created_at == at, users.c.id > user_id),
+                )
+            )
+        query = query.order_by(memberships.c.created_at, users.c.id).limit(limit + 1)
+        rows = [dict(row) for row in (await conn.execute(query)).mappings()]
+        next_cursor = None
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            next_cursor = encode_cursor(last["created_at"].isoformat(), last["user_id"])
+        return Page(items=rows[:limit], next_cursor=next_cursor)
 
     async def count_role(self, conn: AsyncConnection, *, workspace_id: str, role: str) -> int:
         """How many members hold ``role``."""

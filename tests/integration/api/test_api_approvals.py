@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from click.testing import Result
+from tests.conftest import make_settings
 from tests.integration.api.helpers import (
     API,
     assert_problem,
     create_and_deploy,
     start_run,
     wait_run,
+    walk_pages,
 )
+from tests.support.server import live_app
 from typer.testing import CliRunner
 
 from quantum_orchestrator.cli.main import app
@@ -60,6 +64,45 @@ async def _waiting_run(http: httpx.AsyncClient, name: str) -> dict[str, Any]:
     await create_and_deploy(http, _gate_spec(name))
     run = await start_run(http, name, {"v": "1.2"})
     return await wait_run(http, run["id"], states={"waiting"})
+
+
+@pytest.fixture
+async def any_db_http(tmp_path: Path, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An admin client of a server on SQLite, then on PostgreSQL."""
+    async with (
+        live_app(make_settings(tmp_path, database_url)) as app,
+        httpx.AsyncClient(base_url=app.url, auth=app.auth, timeout=30) as client,
+    ):
+        yield client
+
+
+async def test_pending_approvals_are_paged_oldest_first(any_db_http: httpx.AsyncClient) -> None:
+    http = any_db_http
+    await create_and_deploy(http, _gate_spec("gate"))
+    run_ids = []
+    for _ in range(3):
+        run = await start_run(http, "gate", {"v": "1"})
+        await wait_run(http, run["id"], states={"waiting"})
+        run_ids.append(run["id"])
+    first = (await http.get(f"{API}/approvals", params={"limit": 2})).json()
+    assert len(first["items"]) == 2
+    assert first["next_cursor"]
+    second = await http.get(f"{API}/approvals", params={"limit": 2, "cursor": first["next_cursor"]})
+    assert second.status_code == 200, second.text
+    assert second.json()["next_cursor"] is None
+    paged = first["items"] + second.json()["items"]
+    assert sorted(a["step_id"] for a in paged) == sorted({a["step_id"] for a in paged})
+    assert sorted(a["run_id"] for a in paged) == sorted(run_ids)
+    assert [a["waiting_since"] for a in paged] == sorted(a["waiting_since"] for a in paged)
+    # The same rows in the same order as one big page, and as pages of one.
+    whole = (await http.get(f"{API}/approvals")).json()
+    assert whole["items"] == paged
+    assert whole["next_cursor"] is None
+    assert await walk_pages(http, f"{API}/approvals", 1) == paged
+    for bad in ("garbage", first["next_cursor"][:-2], "WyJ4Il0"):
+        answer = await http.get(f"{API}/approvals", params={"cursor": bad})
+        assert_problem(answer, 422)
+    assert (await http.get(f"{API}/approvals", params={"limit": 0})).status_code == 422
 
 
 async def test_operator_approves_and_the_decision_is_recorded_and_audited(

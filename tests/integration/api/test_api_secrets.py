@@ -7,18 +7,67 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select
-from tests.integration.api.helpers import assert_problem, create_and_deploy, start_run, wait_run
-from tests.support.server import LiveApp
+from tests.conftest import make_settings
+from tests.integration.api.helpers import (
+    assert_problem,
+    create_and_deploy,
+    start_run,
+    wait_run,
+    walk_pages,
+)
+from tests.support.server import LiveApp, live_app
 
 from quantum_orchestrator.store.tables import events, secrets, steps
 
 API = "/api/v1"
 VALUE = "tok-Very-Secret-42"
+
+
+@pytest.fixture
+async def any_db_http(tmp_path: Path, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An admin client of a server on SQLite, then on PostgreSQL."""
+    async with (
+        live_app(make_settings(tmp_path, database_url)) as app,
+        httpx.AsyncClient(base_url=app.url, auth=app.auth, timeout=30) as client,
+    ):
+        yield client
+
+
+async def test_the_listing_is_paged_by_name(any_db_http: httpx.AsyncClient) -> None:
+    http = any_db_http
+    names = ["ZETA", "ALPHA", "MID", "BETA", "OMEGA"]
+    for name in names:
+        created = await http.post(f"{API}/secrets", json={"name": name, "value": VALUE})
+        assert created.status_code == 201, created.text
+    first = (await http.get(f"{API}/secrets", params={"limit": 2})).json()
+    assert [item["name"] for item in first["items"]] == ["ALPHA", "BETA"]
+    assert first["next_cursor"]
+    second = (
+        await http.get(f"{API}/secrets", params={"limit": 2, "cursor": first["next_cursor"]})
+    ).json()
+    assert [item["name"] for item in second["items"]] == ["MID", "OMEGA"]
+    paged = await walk_pages(http, f"{API}/secrets", 2)
+    assert [item["name"] for item in paged] == sorted(names)
+    assert all(set(item) == {"name", "created_at", "updated_at", "last_used_at"} for item in paged)
+    # A secret deleted between pages neither shifts nor repeats the rest.
+    assert (await http.delete(f"{API}/secrets/MID")).status_code == 204
+    after = (
+        await http.get(f"{API}/secrets", params={"limit": 2, "cursor": first["next_cursor"]})
+    ).json()
+    assert [item["name"] for item in after["items"]] == ["OMEGA", "ZETA"]
+    assert after["next_cursor"] is None
+    whole = (await http.get(f"{API}/secrets")).json()
+    assert whole == {"items": whole["items"], "next_cursor": None}
+    assert VALUE not in json.dumps(whole)
+    for bad in ("garbage", "WyJhIiwgImIiXQ"):
+        assert_problem(await http.get(f"{API}/secrets", params={"cursor": bad}), 422)
+    assert (await http.get(f"{API}/secrets", params={"limit": 10_001})).status_code == 422
 
 
 async def test_crud_and_errors(http: httpx.AsyncClient) -> None:
@@ -59,7 +108,7 @@ async def test_crud_and_errors(http: httpx.AsyncClient) -> None:
 
     assert (await http.delete(f"{API}/secrets/TOKEN")).status_code == 204
     assert_problem(await http.delete(f"{API}/secrets/TOKEN"), 404)
-    assert (await http.get(f"{API}/secrets")).json() == {"items": []}
+    assert (await http.get(f"{API}/secrets")).json() == {"items": [], "next_cursor": None}
     for answer in (created, duplicate, listing, updated, missing):
         assert VALUE not in answer.text
         assert "other" not in answer.text

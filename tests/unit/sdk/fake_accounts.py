@@ -22,6 +22,15 @@ ROLES = ("owner", "admin", "editor", "operator", "viewer")
 CREATED = "2024-05-01T12:00:00+00:00"
 
 
+def _page(request: Request, items: list[dict[str, Any]]) -> Response:
+    """Pages of one item, so clients must follow ``next_cursor`` to see every row."""
+    start = int(request.query_params.get("cursor") or 0)
+    more = start + 1 < len(items)
+    return JSONResponse(
+        {"items": items[start : start + 1], "next_cursor": str(start + 1) if more else None}
+    )
+
+
 class FakeAccounts:
     """Users, sessions, workspaces, memberships, API keys and agent tokens in memory."""
 
@@ -171,7 +180,7 @@ class FakeAccounts:
         if refused is not None:
             return refused
         assert user is not None
-        return JSONResponse({"items": self._workspaces_of(user)})
+        return _page(request, self._workspaces_of(user))
 
     async def create_workspace(self, request: Request) -> Response:
         user, refused = self._caller(request)
@@ -225,7 +234,7 @@ class FakeAccounts:
             return refused
         users = {u["id"]: u for u in self.users.values()}
         items = [self._member_out(ws, users[uid]) for (w, uid) in self.members if w == ws]
-        return JSONResponse({"items": items})
+        return _page(request, items)
 
     async def add_member(self, request: Request) -> Response:
         ws, _, refused = await self._members_call(request, write=True)
@@ -319,7 +328,7 @@ class FakeAccounts:
         if refused is not None:
             return refused
         items = [self._public(k) for k in self.api_keys.values() if k["workspace_id"] == ws]
-        return JSONResponse({"items": items})
+        return _page(request, items)
 
     async def rotate_api_key(self, request: Request) -> Response:
         ws, user, refused = await self._keys_call(request)
@@ -358,7 +367,7 @@ class FakeAccounts:
         if refused is not None:
             return refused
         items = [self._public(t) for t in self.agent_tokens.values() if t["workspace_id"] == ws]
-        return JSONResponse({"items": items})
+        return _page(request, items)
 
     async def revoke_agent_token(self, request: Request) -> Response:
         _, _, refused = await self._keys_call(request)

@@ -13,7 +13,7 @@ export interface paths {
         };
         /**
          * List Agent Tokens
-         * @description The workspace's agent tokens that still work.
+         * @description The workspace's agent tokens that still work, newest first.
          */
         get: operations["list_agent_tokens_api_v1_agent_tokens_get"];
         put?: never;
@@ -238,7 +238,7 @@ export interface paths {
         };
         /**
          * List Api Keys
-         * @description The workspace's API keys that still work (never the keys themselves).
+         * @description The workspace's API keys that still work, newest first (never the keys themselves).
          */
         get: operations["list_api_keys_api_v1_api_keys_get"];
         put?: never;
@@ -651,7 +651,7 @@ export interface paths {
         };
         /**
          * List Secrets
-         * @description The workspace's secrets: names and timestamps, never values.
+         * @description The workspace's secrets by name: names and timestamps, never values.
          */
         get: operations["list_secrets_api_v1_secrets_get"];
         put?: never;
@@ -1020,7 +1020,7 @@ export interface paths {
         };
         /**
          * List Workspaces
-         * @description The workspaces the caller belongs to, with the caller's role in each.
+         * @description The workspaces the caller belongs to, with the caller's role in each, oldest first.
          */
         get: operations["list_workspaces_api_v1_workspaces_get"];
         put?: never;
@@ -1084,7 +1084,7 @@ export interface paths {
         };
         /**
          * List Members
-         * @description The workspace's members and roles.
+         * @description The workspace's members and roles, oldest membership first.
          */
         get: operations["list_members_api_v1_workspaces__workspace_id__members_get"];
         put?: never;
@@ -1620,7 +1620,10 @@ export type $defs = Record<string, never>;
 export interface operations {
     list_agent_tokens_api_v1_agent_tokens_get: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                cursor?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1636,6 +1639,15 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -2010,7 +2022,10 @@ export interface operations {
     };
     list_api_keys_api_v1_api_keys_get: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                cursor?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -2026,6 +2041,15 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -2136,6 +2160,8 @@ export interface operations {
             query?: {
                 /** @description Only `pending` is kept. */
                 state?: "pending";
+                limit?: number;
+                cursor?: string | null;
             };
             header?: never;
             path?: never;
@@ -2700,7 +2726,10 @@ export interface operations {
     };
     list_secrets_api_v1_secrets_get: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                cursor?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -2716,6 +2745,15 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -3500,7 +3538,10 @@ export interface operations {
     };
     list_workspaces_api_v1_workspaces_get: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                cursor?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -3516,6 +3557,15 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -3629,7 +3679,10 @@ export interface operations {
     };
     list_members_api_v1_workspaces__workspace_id__members_get: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                cursor?: string | null;
+            };
             header?: never;
             path: {
                 /** @description Workspace id or slug. */

@@ -86,17 +86,39 @@ export interface AuditFilter {
 /** How many audit entries one page asks for (the server caps it with its own limit). */
 export const AUDIT_PAGE_SIZE = 50;
 
+/** How many members, API keys or secrets one page asks for. */
+export const SETTINGS_PAGE_SIZE = 50;
+
 function items<T>(raw: unknown): T[] {
   const list = (raw as { items?: unknown } | undefined)?.items;
   return Array.isArray(list) ? (list as T[]) : [];
 }
 
-/** `GET /api/v1/workspaces/{id}/members`: every member (the server does not paginate it). */
-export async function listMembers(workspaceId: string): Promise<Member[]> {
+/** A page from a listing's raw answer (`{items, next_cursor}`). */
+function page<T>(raw: unknown): Page<T> {
+  const next = (raw as { next_cursor?: unknown } | undefined)?.next_cursor;
+  return { items: items<T>(raw), next_cursor: typeof next === "string" ? next : null };
+}
+
+/**
+ * The `limit` and `cursor` of one page. Typed loosely (`never` fits any slot) so the calls
+ * compile against a `schema.d.ts` generated before these listings took them.
+ */
+function pageQuery(cursor: string | null): never {
+  const query: Record<string, string | number> = { limit: SETTINGS_PAGE_SIZE };
+  if (cursor) query.cursor = cursor;
+  return query as never;
+}
+
+/** `GET /api/v1/workspaces/{id}/members`: one page, oldest membership first. */
+export async function listMembers(
+  workspaceId: string,
+  cursor: string | null = null,
+): Promise<Page<Member>> {
   const result = await api.GET("/api/v1/workspaces/{workspace_id}/members", {
-    params: { path: { workspace_id: workspaceId } },
+    params: { path: { workspace_id: workspaceId }, query: pageQuery(cursor) },
   });
-  return items<Member>(unwrap(result));
+  return page<Member>(unwrap(result));
 }
 
 /** What `addMember` sends; a password creates the account when there is none for the e-mail. */
@@ -138,9 +160,10 @@ export async function removeMember(workspaceId: string, userId: string): Promise
   );
 }
 
-/** `GET /api/v1/api-keys`: the keys that still work (the server does not paginate it). */
-export async function listApiKeys(): Promise<ApiKey[]> {
-  return items<ApiKey>(unwrap(await api.GET("/api/v1/api-keys")));
+/** `GET /api/v1/api-keys`: one page of the keys that still work, newest first. */
+export async function listApiKeys(cursor: string | null = null): Promise<Page<ApiKey>> {
+  const result = await api.GET("/api/v1/api-keys", { params: { query: pageQuery(cursor) } });
+  return page<ApiKey>(unwrap(result));
 }
 
 /** `POST /api/v1/api-keys`; the answer carries the key, once. */
@@ -172,9 +195,10 @@ export async function revokeApiKey(keyId: string): Promise<void> {
   unwrap(await api.DELETE("/api/v1/api-keys/{key_id}", { params: { path: { key_id: keyId } } }));
 }
 
-/** `GET /api/v1/secrets`: names and timestamps (the server does not paginate it). */
-export async function listSecrets(): Promise<Secret[]> {
-  return items<Secret>(unwrap(await api.GET("/api/v1/secrets")));
+/** `GET /api/v1/secrets`: one page of names and timestamps, by name. */
+export async function listSecrets(cursor: string | null = null): Promise<Page<Secret>> {
+  const result = await api.GET("/api/v1/secrets", { params: { query: pageQuery(cursor) } });
+  return page<Secret>(unwrap(result));
 }
 
 /** `POST /api/v1/secrets` (409 when the name is taken). */
@@ -206,11 +230,5 @@ export async function listAudit(
   for (const [key, value] of Object.entries(filter) as [keyof AuditFilter, string][]) {
     if (value.trim()) query[key] = value.trim();
   }
-  const raw = unwrap(await api.GET("/api/v1/audit", { params: { query } })) as {
-    next_cursor?: unknown;
-  };
-  return {
-    items: items<AuditEntry>(raw),
-    next_cursor: typeof raw.next_cursor === "string" ? raw.next_cursor : null,
-  };
+  return page<AuditEntry>(unwrap(await api.GET("/api/v1/audit", { params: { query } })));
 }

@@ -10,9 +10,11 @@ import type { ApiKey, IssuedApiKey, Role } from "../../api/settings";
 import { useSession } from "../../app/session";
 import { ConfirmDialog } from "../../components/Confirm";
 import { useNotify } from "../../components/Notice";
+import { Pager } from "../../components/Pager";
 import { EmptyState, ErrorState, Loading } from "../../components/States";
 import { absoluteTime, relativeTime, useNow } from "../../lib/agentsTime";
 import { useAsync } from "../../lib/useAsync";
+import { useCursorPages } from "../../lib/useCursorPages";
 import { errorText, keyStatus, localToIso, parseGraceHours, rolesUpTo } from "./logic";
 import { RevealKey } from "./RevealKey";
 import { NeedRole, When } from "./shared";
@@ -137,9 +139,10 @@ export default function ApiKeys() {
   const now = useNow(30_000);
   const canRead = can("keys:read");
   const canWrite = can("keys:write");
+  const pages = useCursorPages();
   const { data, error, loading, reload } = useAsync(
-    () => (canRead ? listApiKeys() : Promise.resolve([])),
-    [canRead],
+    () => (canRead ? listApiKeys(pages.cursor) : Promise.resolve({ items: [], next_cursor: null })),
+    [canRead, pages.cursor],
   );
   const [revealed, setRevealed] = useState<Revealed | null>(null);
   const [asked, setAsked] = useState<{ kind: "rotate" | "revoke"; key: ApiKey } | null>(null);
@@ -195,13 +198,13 @@ export default function ApiKeys() {
 
   // After a rotation the list holds the old key with the end of its grace period.
   const replacedNow = revealed?.replaced
-    ? data?.find((k) => k.id === revealed.replaced?.id)
+    ? data?.items.find((k) => k.id === revealed.replaced?.id)
     : undefined;
 
   let list;
   if (error && !data) list = <ErrorState error={error} retry={reload} />;
   else if (!data) list = <Loading what="API keys" />;
-  else if (data.length === 0) {
+  else if (data.items.length === 0 && pages.page === 1) {
     list = (
       <EmptyState title="No API keys yet">
         <p>API keys let programs and CI call the API with a role you choose.</p>
@@ -226,7 +229,7 @@ export default function ApiKeys() {
           </tr>
         </thead>
         <tbody>
-          {data.map((key) => (
+          {data.items.map((key) => (
             <tr key={key.id} data-testid={`api-key-${key.id}`}>
               <th scope="row" id={`key-name-${key.id}`} className="st-strong">
                 {key.name}
@@ -290,6 +293,16 @@ export default function ApiKeys() {
         <NeedRole permission="keys:write" doing="create, rotate or revoke API keys" />
       )}
       {list}
+      {data && (pages.page > 1 || data.next_cursor) ? (
+        <Pager
+          page={pages.page}
+          hasNext={data.next_cursor !== null}
+          onFirst={pages.first}
+          onNext={() => {
+            pages.next(data.next_cursor);
+          }}
+        />
+      ) : null}
       <RevealKey
         secret={revealed?.issued.key ?? null}
         title={revealed?.replaced ? `New key for ${revealed.replaced.name}` : "Your new API key"}

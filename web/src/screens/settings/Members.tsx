@@ -1,5 +1,5 @@
 /** Settings › Members: who belongs to the workspace, with which role; add, re-role, remove. */
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import type { SubmitEvent } from "react";
 
 import { addMember, listMembers, removeMember, setMemberRole } from "../../api/settings";
@@ -7,9 +7,11 @@ import type { Member, Role } from "../../api/settings";
 import { useSession } from "../../app/session";
 import { ConfirmDialog } from "../../components/Confirm";
 import { useNotify } from "../../components/Notice";
+import { Pager } from "../../components/Pager";
 import { EmptyState, ErrorState, Loading } from "../../components/States";
 import { useNow } from "../../lib/agentsTime";
 import { useAsync } from "../../lib/useAsync";
+import { useCursorPages } from "../../lib/useCursorPages";
 import { errorText, roleRank, rolesUpTo } from "./logic";
 import { NeedRole, When } from "./shared";
 
@@ -119,9 +121,18 @@ export default function Members() {
   const now = useNow(30_000);
   const canRead = can("members:read");
   const canWrite = can("members:write");
+  const pages = useCursorPages();
+  const { first } = pages;
+  // A cursor belongs to one workspace's listing: another workspace starts at its first page.
+  useEffect(() => {
+    first();
+  }, [workspaceId, first]);
   const { data, error, loading, reload } = useAsync(
-    () => (workspaceId && canRead ? listMembers(workspaceId) : Promise.resolve([])),
-    [workspaceId, canRead],
+    () =>
+      workspaceId && canRead
+        ? listMembers(workspaceId, pages.cursor)
+        : Promise.resolve({ items: [], next_cursor: null }),
+    [workspaceId, canRead, pages.cursor],
   );
   const [pending, setPending] = useState<string | null>(null);
   const [toRemove, setToRemove] = useState<Member | null>(null);
@@ -178,7 +189,8 @@ export default function Members() {
   let list;
   if (error && !data) list = <ErrorState error={error} retry={reload} />;
   else if (!data) list = <Loading what="members" />;
-  else if (data.length === 0) list = <EmptyState title="This workspace has no members" />;
+  else if (data.items.length === 0 && pages.page === 1)
+    list = <EmptyState title="This workspace has no members" />;
   else {
     list = (
       <table className="st-table" aria-busy={loading}>
@@ -194,7 +206,7 @@ export default function Members() {
           </tr>
         </thead>
         <tbody>
-          {data.map((member) => {
+          {data.items.map((member) => {
             const self = member.user_id === me?.user.id;
             // The server lets no one manage a member who outranks them, nor grant a higher role.
             const manageable = canWrite && !self && roleRank(member.role) <= myRank;
@@ -257,6 +269,16 @@ export default function Members() {
         <NeedRole permission="members:write" doing="add members or change roles" />
       )}
       {list}
+      {data && (pages.page > 1 || data.next_cursor) ? (
+        <Pager
+          page={pages.page}
+          hasNext={data.next_cursor !== null}
+          onFirst={pages.first}
+          onNext={() => {
+            pages.next(data.next_cursor);
+          }}
+        />
+      ) : null}
       <ConfirmDialog
         open={toRemove !== null}
         title={`Remove ${toRemove?.email ?? "member"}?`}

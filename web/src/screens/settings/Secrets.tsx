@@ -11,9 +11,11 @@ import type { Secret } from "../../api/settings";
 import { useSession } from "../../app/session";
 import { ConfirmDialog } from "../../components/Confirm";
 import { useNotify } from "../../components/Notice";
+import { Pager } from "../../components/Pager";
 import { EmptyState, ErrorState, Loading } from "../../components/States";
 import { useNow } from "../../lib/agentsTime";
 import { useAsync } from "../../lib/useAsync";
+import { useCursorPages } from "../../lib/useCursorPages";
 import { SECRET_NAME_PATTERN, errorText, secretNameError } from "./logic";
 import { NeedRole, When } from "./shared";
 
@@ -146,9 +148,10 @@ export default function Secrets() {
   const now = useNow(30_000);
   const canRead = can("secrets:read");
   const canWrite = can("secrets:write");
+  const pages = useCursorPages();
   const { data, error, loading, reload } = useAsync(
-    () => (canRead ? listSecrets() : Promise.resolve([])),
-    [canRead],
+    () => (canRead ? listSecrets(pages.cursor) : Promise.resolve({ items: [], next_cursor: null })),
+    [canRead, pages.cursor],
   );
   const [toUpdate, setToUpdate] = useState<Secret | null>(null);
   const [toDelete, setToDelete] = useState<Secret | null>(null);
@@ -187,7 +190,7 @@ export default function Secrets() {
   let list;
   if (error && !data) list = <ErrorState error={error} retry={reload} />;
   else if (!data) list = <Loading what="secrets" />;
-  else if (data.length === 0) {
+  else if (data.items.length === 0 && pages.page === 1) {
     list = (
       <EmptyState title="No secrets yet">
         <p>Secrets hold credentials that workflow steps use without them appearing in specs.</p>
@@ -209,7 +212,7 @@ export default function Secrets() {
           </tr>
         </thead>
         <tbody>
-          {data.map((secret) => (
+          {data.items.map((secret) => (
             <tr key={secret.name} data-testid={`secret-${secret.name}`}>
               <th scope="row" id={`secret-name-${secret.name}`}>
                 <code>{secret.name}</code>
@@ -266,6 +269,16 @@ export default function Secrets() {
         <NeedRole permission="secrets:write" doing="add, change or delete secrets" />
       )}
       {list}
+      {data && (pages.page > 1 || data.next_cursor) ? (
+        <Pager
+          page={pages.page}
+          hasNext={data.next_cursor !== null}
+          onFirst={pages.first}
+          onNext={() => {
+            pages.next(data.next_cursor);
+          }}
+        />
+      ) : null}
       <NewValueDialog
         secret={toUpdate}
         onCancel={() => {

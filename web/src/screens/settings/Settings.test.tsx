@@ -86,11 +86,12 @@ beforeAll(() => {
 beforeEach(() => {
   session = { role: "admin", permissions: new Set(ADMIN) };
   vi.clearAllMocks();
-  api.listMembers.mockResolvedValue([me, alice]);
-  api.listApiKeys.mockResolvedValue([key]);
-  api.listSecrets.mockResolvedValue([
-    { name: "DB_PASSWORD", created_at: t, updated_at: t, last_used_at: null },
-  ]);
+  api.listMembers.mockResolvedValue({ items: [me, alice], next_cursor: null });
+  api.listApiKeys.mockResolvedValue({ items: [key], next_cursor: null });
+  api.listSecrets.mockResolvedValue({
+    items: [{ name: "DB_PASSWORD", created_at: t, updated_at: t, last_used_at: null }],
+    next_cursor: null,
+  });
   api.listAudit.mockResolvedValue({
     items: [
       {
@@ -247,7 +248,10 @@ describe("Settings", () => {
     await waitFor(() => {
       expect(api.createSecret).toHaveBeenCalledWith("NEW_ONE", "hunter2");
     });
-    expect(value.value).toBe("");
+    // Cleared once the call has answered.
+    await waitFor(() => {
+      expect(value.value).toBe("");
+    });
   });
 
   it("filters and pages the audit log, with details on demand", async () => {
@@ -270,6 +274,64 @@ describe("Settings", () => {
         "c2",
       );
     });
+  });
+
+  it("pages members, API keys and secrets with the server's cursors", async () => {
+    const bob: Member = { ...alice, user_id: "u-b", email: "b@example.com", name: "Bob" };
+    api.listMembers.mockImplementation((_ws, cursor) =>
+      Promise.resolve(
+        cursor === "m2"
+          ? { items: [bob], next_cursor: null }
+          : { items: [me, alice], next_cursor: "m2" },
+      ),
+    );
+    open("/settings/members");
+    await screen.findByTestId("member-u-a");
+    expect(api.listMembers).toHaveBeenLastCalledWith("ws1", null);
+    expect(screen.getByText("Page 1")).toBeTruthy();
+    fireEvent.click(screen.getByRole("button", { name: /Next/ }));
+    await screen.findByTestId("member-u-b");
+    expect(api.listMembers).toHaveBeenLastCalledWith("ws1", "m2");
+    expect(screen.queryByTestId("member-u-a")).toBeNull();
+    expect(screen.getByRole<HTMLButtonElement>("button", { name: /Next/ }).disabled).toBe(true);
+    fireEvent.click(screen.getByRole("button", { name: /First/ }));
+    await screen.findByTestId("member-u-a");
+    expect(api.listMembers).toHaveBeenLastCalledWith("ws1", null);
+    cleanup();
+
+    api.listApiKeys.mockImplementation((cursor) =>
+      Promise.resolve(
+        cursor === "k2"
+          ? { items: [{ ...key, id: "k2", name: "older" }], next_cursor: null }
+          : { items: [key], next_cursor: "k2" },
+      ),
+    );
+    open("/settings/api-keys");
+    await screen.findByTestId("api-key-k1");
+    fireEvent.click(screen.getByRole("button", { name: /Next/ }));
+    await screen.findByTestId("api-key-k2");
+    expect(api.listApiKeys).toHaveBeenLastCalledWith("k2");
+    cleanup();
+
+    const secret = { created_at: t, updated_at: t, last_used_at: null };
+    api.listSecrets.mockImplementation((cursor) =>
+      Promise.resolve(
+        cursor === "s2"
+          ? { items: [{ ...secret, name: "TOKEN" }], next_cursor: null }
+          : { items: [{ ...secret, name: "DB_PASSWORD" }], next_cursor: "s2" },
+      ),
+    );
+    open("/settings/secrets");
+    await screen.findByTestId("secret-DB_PASSWORD");
+    fireEvent.click(screen.getByRole("button", { name: /Next/ }));
+    await screen.findByTestId("secret-TOKEN");
+    expect(api.listSecrets).toHaveBeenLastCalledWith("s2");
+  });
+
+  it("shows no pager when everything fits on one page", async () => {
+    open("/settings/secrets");
+    await screen.findByTestId("secret-DB_PASSWORD");
+    expect(screen.queryByRole("navigation", { name: "Pagination" })).toBeNull();
   });
 
   it("tells a viewer which role is missing instead of failing", async () => {
