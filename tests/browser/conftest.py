@@ -3,7 +3,9 @@
 Each test gets its own server (data dir, port) from the end-to-end harness and a fresh browser
 context; a screenshot of every screen a test visits is saved under ``test-artifacts/screenshots``
 (and, when ``QO_SCREENSHOTS_DIR`` is set, there too: ``make screenshots`` refreshes the README's).
-The browser is launched once per session; Playwright downloads no browser of its own.
+The browser is launched once per module (Playwright's sync API keeps an event loop running in
+the thread while it is open, which the async tests of other suites must not meet);
+Playwright downloads no browser of its own.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ ARTIFACTS = REPO / "test-artifacts" / "screenshots"
 BUNDLE = REPO / "src" / "quantum_orchestrator" / "web" / "dist" / "index.html"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     """The Playwright driver (a Node.js process it ships)."""
     if not Path(CHROMIUM).exists():
@@ -53,7 +55,7 @@ def playwright() -> Iterator[Playwright]:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     """Headless Chromium from Debian's package."""
     chromium = playwright.chromium.launch(

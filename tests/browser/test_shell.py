@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 from tests.browser.conftest import shot
@@ -49,3 +50,27 @@ def test_theme_is_remembered_and_sign_out_ends_the_session(page: Page, qo: Clust
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     page.goto("/agents")
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+
+
+def test_the_page_reconnects_after_the_server_restarts_and_shows_what_it_missed(
+    page: Page, qo: Cluster
+) -> None:
+    headers = {"Authorization": f"Bearer {qo.token}"}
+    spec = {"name": "after-restart", "nodes": [{"id": "a", "type": "core.noop"}]}
+    with httpx.Client(base_url=qo.url, headers=headers) as api:
+        assert api.post("/api/v1/workflows", json={"spec": spec}).status_code == 201
+        assert api.post("/api/v1/workflows/after-restart/deploy").status_code in (200, 201)
+    sign_in(page, ADMIN_EMAIL, ADMIN_PASSWORD)
+    page.goto("/runs")
+    live = page.get_by_role("status").filter(has_text="Live")
+    expect(live).to_be_visible()
+    # SIGKILL: the socket drops without a goodbye; the page must notice and keep trying.
+    assert qo.server is not None
+    qo.server.kill()
+    expect(page.get_by_role("status").filter(has_text="Reconnecting")).to_be_visible()
+    qo.start_server(env={"QO_NO_BROWSER": "1"})
+    expect(live).to_be_visible(timeout=30_000)
+    # The same session and page: a run started now appears without a reload.
+    with httpx.Client(base_url=qo.url, headers=headers) as api:
+        run = api.post("/api/v1/workflows/after-restart/runs", json={"inputs": {}}).json()
+    expect(page.get_by_test_id(f"run-{run['id']}")).to_be_visible(timeout=20_000)
