@@ -45,6 +45,7 @@ def test_build_a_workflow_by_drag_and_drop_deploy_and_run_it(page: Page, qo: Clu
     sign_in(page, ADMIN_EMAIL, ADMIN_PASSWORD)
     page.get_by_role("link", name="Workflows").click()
     shot(page, "03-workflows-empty")
+    assert serious_violations(page) == []
     page.get_by_role("button", name="New workflow").click()
     page.locator("#qo-wf-name").fill("built-in-browser")
     drop(page, "core.delay", 200, 80)

@@ -127,3 +127,39 @@ def test_the_overview_and_runs_list_show_what_the_database_holds(page: Page, qo:
     expect(page.get_by_test_id(f"run-{run['id']}")).to_be_visible()
     shot(page, "04-runs")
     assert serious_violations(page) == []
+
+
+def test_approve_a_waiting_step_with_a_comment(page: Page, qo: Cluster) -> None:
+    deploy(
+        qo,
+        {
+            "name": "needs-approval",
+            "nodes": [
+                {"id": "ask", "type": "core.approval", "params": {"message": "Refund 20 EUR?"}},
+                {"id": "pay", "type": "core.noop"},
+            ],
+            "connections": [{"from": "ask", "to": "pay"}],
+        },
+    )
+    sign_in(page, ADMIN_EMAIL, ADMIN_PASSWORD)
+    page.goto("/runs?start=needs-approval")
+    page.get_by_role("button", name="Start run").click()
+    ask = page.get_by_test_id("step-ask")
+    expect(ask).to_have_attribute("data-state", "waiting")
+    # The keyboard reaches the step: focus its node and press Enter.
+    page.locator(".react-flow__node[data-id=ask]").focus()
+    page.keyboard.press("Enter")
+    panel = page.get_by_role("complementary", name="Step ask")
+    panel.get_by_label("Comment (kept with the decision and audited)").fill("ok for this one")
+    shot(page, "20-approval")
+    assert serious_violations(page) == []
+    panel.get_by_role("button", name="Approve").click()
+    expect(ask).to_have_attribute("data-state", "succeeded", timeout=20_000)
+    expect(page.get_by_test_id("step-pay")).to_have_attribute(
+        "data-state", "succeeded", timeout=20_000
+    )
+    run_id = page.url.rsplit("/", 1)[-1].split("?")[0]
+    step = next(s for s in qo.run(run_id)["steps"] if s["node_id"] == "ask")
+    assert step["output"]["decision"] == "approved", step
+    assert step["output"]["comment"] == "ok for this one", step
+    assert step["output"]["decided_by"] == ADMIN_EMAIL, step

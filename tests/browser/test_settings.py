@@ -25,6 +25,7 @@ def test_a_new_api_key_is_shown_once_and_works(page: Page, qo: Cluster) -> None:
     key = dialog.get_by_label("New API key").input_value()
     assert key.startswith("qo_k_")
     shot(page, "06-settings-api-key-shown-once")
+    assert serious_violations(page) == []
     dialog.get_by_role("button", name="I have stored the key").click()
     expect(page.get_by_role("dialog")).to_have_count(0)
     # The key is nowhere on the page any more, and it really authenticates as a viewer.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -111,12 +112,10 @@ async def test_metrics_after_a_run(http: httpx.AsyncClient) -> None:
     assert (
         _value(samples, "qo_http_request_duration_seconds_sum", route="/api/v1/runs/{run_id}") > 0
     )
-    unmatched = [
-        labels["route"]
-        for labels, _ in samples["qo_http_request_duration_seconds_count"]
-        if labels["status"] == "404"
-    ]
-    assert set(unmatched) == {"unmatched"}, "unknown paths must not become label values"
+    routes = {labels["route"] for labels, _ in samples["qo_http_request_duration_seconds_count"]}
+    # Unknown paths are counted under one label; they never become label values themselves.
+    assert "unmatched" in routes
+    assert not [route for route in routes if "no-such-page" in route], routes
     assert _value(samples, "qo_runs", state="succeeded") == 1
     assert _value(samples, "qo_steps", state="succeeded") == 1
     assert (
@@ -350,27 +349,29 @@ async def test_cors_allows_only_the_configured_origins(custom_server: ServerFact
 
 
 async def test_rate_limit_per_caller(custom_server: ServerFactory) -> None:
-    # A burst of 100 refilled slowly (10/s), so the count does not depend on how fast this
-    # machine answers.
+    # A burst of 100 refilled at 1/s, so the count hardly depends on how fast this (possibly
+    # loaded) machine answers: only the tokens that came back while it asked are added.
     async with (
-        custom_server(api={"rate_limit": 10, "rate_limit_burst": 100}) as app,
+        custom_server(api={"rate_limit": 1, "rate_limit_burst": 100}) as app,
         httpx.AsyncClient(base_url=app.url, auth=app.auth, timeout=30) as http,
     ):
         first = await http.get(f"{API}/workflows")
         assert first.headers["ratelimit-limit"] == "100"
         assert int(first.headers["ratelimit-remaining"]) == 99
+        started = time.monotonic()
         answers = [await http.get(f"{API}/workflows") for _ in range(120)]
+        elapsed = time.monotonic() - started
         ok = sum(a.status_code == 200 for a in answers)
         # The first 99 are within the burst; the rest only as fast as tokens come back.
-        assert 99 <= ok < 99 + 15, ok
+        assert 99 <= ok <= 99 + int(elapsed) + 1, (ok, elapsed)
         limited = [a for a in answers if a.status_code == 429]
         body = assert_problem(limited[0], 429, "rate_limited")
-        assert "at most 10 per second" in body["detail"]
+        assert "at most 1 per second" in body["detail"]
         assert int(limited[0].headers["retry-after"]) >= 1
         assert limited[0].headers["ratelimit-remaining"] == "0"
         # Probes are not limited, and the bucket refills.
         assert (await http.get("/healthz")).status_code == 200
-        await asyncio.sleep(0.25)
+        await asyncio.sleep(1.1)
         assert (await http.get(f"{API}/workflows")).status_code == 200
 
 
