@@ -3,11 +3,13 @@ confirmed, and a SIGKILLed agent turns lost without a reload."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 from tests.browser.conftest import shot
-from tests.browser.ui import serious_violations, sign_in
-from tests.e2e.harness import ADMIN_EMAIL, ADMIN_PASSWORD, Cluster
+from tests.browser.ui import deploy, serious_violations, sign_in
+from tests.e2e.harness import ADMIN_EMAIL, ADMIN_PASSWORD, Cluster, running_on_agent
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(150)]
 
@@ -32,9 +34,27 @@ def test_an_agent_appears_live_and_turns_lost_when_killed(page: Page, qo: Cluste
 
 
 def test_draining_asks_first_then_shows_the_new_state(page: Page, qo: Cluster) -> None:
+    # The agent holds a long step while it drains, so "draining" lasts long enough to be seen;
+    # an idle agent would go straight from draining to offline.
     qo.start_agent("tasks", name="drain-me", pool="e2e")
     found = qo.agent_named("drain-me")
     assert found is not None
+    deploy(
+        qo,
+        {
+            "name": "hold",
+            "nodes": [
+                {
+                    "id": "work",
+                    "type": "test.slow",
+                    "params": {"tag": "hold", "first_sleep": 12, "sleep": 0},
+                    "timeout": 120,
+                }
+            ],
+        },
+    )
+    run_id = qo.start_run("hold")
+    qo.wait_step(run_id, "work", running_on_agent, "running on drain-me")
     sign_in(page, ADMIN_EMAIL, ADMIN_PASSWORD)
     page.goto("/agents")
     row = page.get_by_test_id(f"agent-{found['id']}")
@@ -42,5 +62,8 @@ def test_draining_asks_first_then_shows_the_new_state(page: Page, qo: Cluster) -
     dialog = page.get_by_role("dialog")
     expect(dialog).to_be_visible()
     dialog.get_by_role("button", name="Drain").click()
-    expect(row).to_contain_text("draining", timeout=20_000)
-    assert qo.agent_named("drain-me")["state"] in ("draining", "offline")  # type: ignore[index]
+    expect(row).to_have_class(re.compile(r"\bag-row-draining\b"), timeout=10_000)
+    expect(row).to_contain_text("draining")
+    # The held step finishes, then the drained agent leaves: the board follows without reload.
+    expect(row).to_have_class(re.compile(r"\bag-row-offline\b"), timeout=60_000)
+    assert qo.run(run_id)["state"] == "succeeded"

@@ -4,26 +4,15 @@ cancel a long run, the overview's figures, the timeline and the step panel."""
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
 from tests.browser.conftest import shot
-from tests.browser.ui import serious_violations, sign_in
+from tests.browser.ui import deploy, serious_violations, sign_in
 from tests.e2e.harness import ADMIN_EMAIL, ADMIN_PASSWORD, Cluster
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(150)]
-
-
-def deploy(qo: Cluster, spec: dict[str, Any]) -> None:
-    """Create and deploy a workflow through the API as the harness's admin."""
-    headers = {"Authorization": f"Bearer {qo.token}"}
-    with httpx.Client(base_url=qo.url, headers=headers, timeout=30) as api:
-        created = api.post("/api/v1/workflows", json={"spec": spec})
-        assert created.status_code == 201, created.text
-        deployed = api.post(f"/api/v1/workflows/{spec['name']}/deploy")
-        assert deployed.status_code in (200, 201), deployed.text
 
 
 GREET = {

@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 from playwright.sync_api import Page, expect
+from tests.e2e.harness import Cluster
 
 AXE = Path(__file__).resolve().parents[2] / "web" / "node_modules" / "axe-core" / "axe.min.js"
 
@@ -19,6 +21,16 @@ def sign_in(page: Page, email: str, password: str) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+
+
+def deploy(qo: Cluster, spec: dict[str, Any]) -> None:
+    """Create and deploy a workflow through the API as the harness's admin."""
+    headers = {"Authorization": f"Bearer {qo.token}"}
+    with httpx.Client(base_url=qo.url, headers=headers, timeout=30) as api:
+        created = api.post("/api/v1/workflows", json={"spec": spec})
+        assert created.status_code == 201, created.text
+        deployed = api.post(f"/api/v1/workflows/{spec['name']}/deploy")
+        assert deployed.status_code in (200, 201), deployed.text
 
 
 def serious_violations(page: Page) -> list[dict[str, Any]]:
