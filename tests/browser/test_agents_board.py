@@ -67,3 +67,14 @@ def test_draining_asks_first_then_shows_the_new_state(page: Page, qo: Cluster) -
     # The held step finishes, then the drained agent leaves: the board follows without reload.
     expect(row).to_have_class(re.compile(r"\bag-row-offline\b"), timeout=60_000)
     assert qo.run(run_id)["state"] == "succeeded"
+    # What the handler logged is in the run's step panel.
+    page.goto(f"/runs/{run_id}")
+    page.locator(".react-flow__node[data-id=work]").click()
+    lines = page.get_by_role("complementary", name="Step work").get_by_role(
+        "list", name="Log lines"
+    )
+    expect(lines).to_contain_text("INFO")
+    expect(lines).to_contain_text("holding for 12 s (first delivery: True)")
+    lines.scroll_into_view_if_needed()
+    shot(page, "21-step-logs")
+    assert serious_violations(page) == []

@@ -45,6 +45,7 @@ async def slow(params: dict[str, Any], ctx: StepContext) -> dict[str, Any]:
     marker = HERE / f"seen-{str(ctx.idempotency_key).replace(':', '_')}"
     first = not marker.exists()
     marker.touch()
+    ctx.logger.info("holding for %s s (first delivery: %s)", params.get("first_sleep"), first)
     await asyncio.sleep(float(params.get("first_sleep" if first else "sleep", 0)))
     return {"tag": entry["tag"], "attempt": ctx.attempt, "pid": entry["pid"], "first": first}
 

@@ -16,9 +16,7 @@ import logging
 import math
 import os
 import socket
-import sys
-import traceback
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -29,6 +27,7 @@ from quantum_orchestrator.agents.errors import AgentUnknownError
 from quantum_orchestrator.agents.handler import Handler
 from quantum_orchestrator.agents.options import Backoff, RuntimeOptions
 from quantum_orchestrator.agents.resources import NodeResources
+from quantum_orchestrator.agents.step_logs import StepLogger
 from quantum_orchestrator.agents.transport import AgentTransport
 from quantum_orchestrator.domain.agent_protocol import (
     MAX_RETRY_AFTER,
@@ -59,6 +58,7 @@ class _Attempt:
     task: Task
     ctx: StepContext
     runner: asyncio.Task[Result]
+    log: StepLogger
     cancel_reason: ErrorInfo | None = None
     secrets: list[str] = field(default_factory=list)
 
@@ -86,51 +86,6 @@ def _error(
 def _secrets_of(task: Task) -> list[str]:
     """The secret values the server bound into the task's params."""
     return [value for value in task.get("redact") or [] if isinstance(value, str) and value]
-
-
-class _RedactingAdapter(logging.LoggerAdapter[logging.Logger]):
-    """A step's logger when the step was given secrets: their values never reach a handler.
-
-    The message is formatted here (with its traceback, if any) and redacted as a whole, since
-    a value may hide in the arguments or in an exception's text.
-    """
-
-    def __init__(
-        self, logger: logging.Logger, extra: Mapping[str, object], *, secrets: Sequence[str]
-    ) -> None:
-        super().__init__(logger, extra)
-        self._secrets = list(secrets)
-
-    def log(self, level: int, msg: object, *args: object, **kwargs: object) -> None:
-        """Log ``msg % args`` (and the traceback) with the step's secret values as ``***``."""
-        if not self.isEnabledFor(level):
-            return
-        exc_info = kwargs.pop("exc_info", None)
-        text = _format(msg, args)
-        if exc_info:
-            text += "\n" + "".join(traceback.format_exception(*_exc_tuple(exc_info)))
-        fields: MutableMapping[str, object] = kwargs
-        text, fields = self.process(redact_text(text, self._secrets), fields)
-        self.logger.log(level, text, **fields)  # type: ignore[arg-type]
-
-
-def _format(msg: object, args: tuple[object, ...]) -> str:
-    """``msg % args`` as ``logging`` would render it (a lone mapping fills ``%(name)s``)."""
-    if not args:
-        return str(msg)
-    values: object = args[0] if len(args) == 1 and isinstance(args[0], Mapping) else args
-    try:
-        return str(msg) % values
-    except (TypeError, ValueError, KeyError):
-        return " ".join(str(part) for part in (msg, *args))
-
-
-def _exc_tuple(exc_info: object) -> tuple[type[BaseException] | None, BaseException | None, Any]:
-    if isinstance(exc_info, BaseException):
-        return type(exc_info), exc_info, exc_info.__traceback__
-    if isinstance(exc_info, tuple) and len(exc_info) == 3:
-        return exc_info[0], exc_info[1], exc_info[2]
-    return sys.exc_info()
 
 
 def _failed(task: Task, error: ErrorInfo) -> Result:
@@ -569,6 +524,7 @@ class AgentRuntime:
             )
         extra = {"run_id": task["run_id"], "step_id": step_id, "node_id": task["node_id"]}
         secrets = _secrets_of(task)
+        step_logger = StepLogger(logger, extra, secrets=secrets)
         ctx = StepContext(
             run_id=task["run_id"],
             step_id=step_id,
@@ -577,11 +533,7 @@ class AgentRuntime:
             attempt=task["attempt"],
             idempotency_key=task["idempotency_key"],
             timeout=float(task["timeout"]),
-            logger=(
-                _RedactingAdapter(logger, extra, secrets=secrets)
-                if secrets
-                else logging.LoggerAdapter(logger, extra)
-            ),
+            logger=step_logger,
             http_allow=tuple(str(network) for network in task.get("http_allow") or ()),
         )
         ctx.progress_sink = functools.partial(self._progress, task, secrets)
@@ -589,7 +541,7 @@ class AgentRuntime:
         # log processor redacts the registered values from every line until it ends.
         secret_values.add(secrets)
         runner = asyncio.create_task(self._execute(task, ctx), name=f"qo-step-{step_id}")
-        attempt = _Attempt(task=task, ctx=ctx, runner=runner, secrets=secrets)
+        attempt = _Attempt(task=task, ctx=ctx, runner=runner, secrets=secrets, log=step_logger)
         self._inflight[step_id] = attempt
         runner.add_done_callback(functools.partial(self._finished, attempt))
 
@@ -624,6 +576,9 @@ class AgentRuntime:
             result = _failed(attempt.task, error_info(exc, redact=attempt.secrets))
         else:
             result = runner.result()
+        lines = attempt.log.drain()
+        if lines:
+            result = {**result, "logs": lines}
         self._results.append(result)
         self._results_ready.set()
 

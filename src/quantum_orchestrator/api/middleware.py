@@ -92,8 +92,12 @@ class RequestContext:
         scope.setdefault("state", {})["request_id"] = request_id
         tokens = bind_context(request_id=request_id)
         started = time.perf_counter()
+        # The status of the answer that reaches the client (set as its start goes out), which
+        # the metric records; 500 if nothing was sent at all.
         status_holder = {"status": 500, "started": False}
         too_large = False
+        # Measured as the client sent it: a HEAD is served as a GET below, but counted as HEAD.
+        method: str = scope.get("method", "")
         head = scope["method"] == "HEAD" and not _NO_TIMEOUT.match(scope.get("path", ""))
         if head:
             # HEAD is answered like GET without the body (RFC 9110 §9.3.2). The scope is copied
@@ -174,9 +178,11 @@ class RequestContext:
             raise
         finally:
             route = scope.get("route")
+            # The route's template, never the URL: every path no route matched (an unknown API
+            # path, a dashboard page) shares one label, so clients cannot grow the metric.
             template = getattr(route, "path", None) or "unmatched"
             self.metrics.http_duration.labels(
-                scope.get("method", ""), template, str(status_holder["status"])
+                method, template, str(status_holder["status"])
             ).observe(time.perf_counter() - started)
             unbind_context(tokens)
 

@@ -14,7 +14,7 @@ from quantum_orchestrator.api.audit_trail import audit
 from quantum_orchestrator.api.deps import EngineDep, RunsRead, RunsWrite, SettingsDep
 from quantum_orchestrator.api.paging import page_limit
 from quantum_orchestrator.api.routing import JsonRoute
-from quantum_orchestrator.api.schemas import event_out, run_out
+from quantum_orchestrator.api.schemas import event_out, log_line_out, run_out
 from quantum_orchestrator.domain.states import RunState
 from quantum_orchestrator.engine.engine import Engine
 
@@ -69,6 +69,34 @@ async def get_run(
         workspace_id=principal.workspace_id, run_id=run_id, with_steps=steps
     )
     return run_out(run)
+
+
+@router.get("/{run_id}/steps/{node_id}/logs")
+async def step_logs(
+    run_id: str,
+    node_id: str,
+    engine: EngineDep,
+    principal: RunsRead,
+    settings: SettingsDep,
+    attempt: Annotated[
+        int | None, Query(ge=1, le=2_147_483_647, description="One attempt (default: all).")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> dict[str, Any]:
+    """What the step's handler logged through ``ctx.logger`` (INFO and above), oldest first.
+
+    Lines arrive with the attempt's result; an agent killed mid-attempt takes its lines along.
+    """
+    page = await engine.runs.logs(
+        workspace_id=principal.workspace_id,
+        run_id=run_id,
+        node_id=node_id,
+        attempt=attempt,
+        limit=page_limit(limit, settings),
+        cursor=cursor,
+    )
+    return {"items": [log_line_out(row) for row in page.items], "next_cursor": page.next_cursor}
 
 
 @router.post("/{run_id}/cancel")

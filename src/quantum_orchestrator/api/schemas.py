@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from quantum_orchestrator.domain.agent_protocol import MAX_RETRY_AFTER
 from quantum_orchestrator.domain.secrets import NAME_PATTERN, as_templates
+from quantum_orchestrator.domain.step_logs import MAX_LINES_PER_ATTEMPT, MAX_MESSAGE_CHARS, LogLevel
 
 Row = dict[str, Any]
 MAX_INT32 = 2_147_483_647
@@ -80,6 +81,15 @@ class ErrorBody(Strict):
     retry_after: float | None = Field(default=None, ge=0, le=MAX_RETRY_AFTER, allow_inf_nan=False)
 
 
+class LogLineBody(Strict):
+    """One line a handler logged during an attempt."""
+
+    at: AwareDatetime
+    level: LogLevel
+    # Agents clip lines to MAX_MESSAGE_CHARS; the slack lets a line's note of what was cut pass.
+    message: str = Field(max_length=MAX_MESSAGE_CHARS + 100)
+
+
 class ResultBody(Strict):
     """One finished attempt."""
 
@@ -88,6 +98,8 @@ class ResultBody(Strict):
     status: Literal["succeeded", "failed"]
     output: Any = None
     error: ErrorBody | None = None
+    # At most the limit, and the agent's line saying how many it dropped.
+    logs: list[LogLineBody] | None = Field(default=None, max_length=MAX_LINES_PER_ATTEMPT + 1)
 
 
 class ResultsBody(Strict):
@@ -102,6 +114,17 @@ class ProgressBody(Strict):
     step_id: str = Field(max_length=64)
     attempt: int = Field(ge=1, le=MAX_INT32)
     data: dict[str, Any]
+
+
+def log_line_out(row: dict[str, Any]) -> dict[str, Any]:
+    """A step log line as the API answers it."""
+    return {
+        "id": row["id"],
+        "attempt": row["attempt"],
+        "at": _iso(row["at"]),
+        "level": row["level"],
+        "message": row["message"],
+    }
 
 
 def _iso(value: datetime | None) -> str | None:

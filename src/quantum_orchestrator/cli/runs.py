@@ -16,6 +16,7 @@ from quantum_orchestrator.cli._common import (
     compact_json,
     echo_json,
     err,
+    fail,
     fmt_clock,
     fmt_duration,
     fmt_error,
@@ -266,6 +267,52 @@ def show(
                 f"  {_step_label(step)} attempt {attempt.get('number')}{agent}: "
                 f"{fmt_error(attempt.get('error'))}"
             )
+
+
+@app.command("logs")
+@guarded
+def logs(
+    run_id: RunIdArg,
+    node_id: Annotated[
+        str | None,
+        typer.Argument(help="One step's node id (default: every step).", show_default=False),
+    ] = None,
+    attempt: Annotated[
+        int | None, typer.Option("--attempt", min=1, help="Only this attempt of the step.")
+    ] = None,
+    server: ServerOpt = None,
+    token: TokenOpt = None,
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show what steps' handlers logged (INFO and above), oldest first."""
+    if attempt is not None and node_id is None:
+        fail("--attempt needs a NODE_ID: attempts are numbered per step")
+
+    async def go(client: Client) -> list[tuple[str, dict[str, Any]]]:
+        if node_id is not None:
+            return [(node_id, line) for line in await client.step_logs(run_id, node_id, attempt)]
+        run = await client.get_run(run_id)
+        found: list[tuple[str, dict[str, Any]]] = []
+        # Only steps some agent ran have lines; engine-side steps (delay, approval) never do.
+        for step in run.get("steps") or []:
+            if any(a.get("agent_id") for a in step.get("attempts") or []):
+                node = str(step["node_id"])
+                found += [(node, line) for line in await client.step_logs(run_id, node)]
+        return found
+
+    found = with_client(go, server=server, token=token, workspace=workspace)
+    if json_out:
+        echo_json([{"node_id": node, **line} for node, line in found])
+        return
+    if not found:
+        err("no log lines: handlers log through ctx.logger at INFO and above")
+        return
+    for node, line in found:
+        typer.echo(
+            f"{fmt_clock(line.get('at'))}  {str(line.get('level')).upper():<8} "
+            f"{node}#{line.get('attempt')}  {line.get('message')}"
+        )
 
 
 @app.command("cancel")

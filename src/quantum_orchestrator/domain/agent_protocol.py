@@ -10,6 +10,8 @@ from typing import Any, Literal, NotRequired
 
 from typing_extensions import TypedDict
 
+from quantum_orchestrator.domain.step_logs import LogLine
+
 
 class CapabilityInfo(TypedDict):
     """A node type an agent offers."""
@@ -95,6 +97,8 @@ class Result(TypedDict):
     status: Literal["succeeded", "failed"]
     output: NotRequired[Any]
     error: NotRequired[ErrorInfo]
+    # What the handler logged at INFO and above, oldest first.
+    logs: NotRequired[list[LogLine]]
 
 
 class ResultsAnswer(TypedDict):

@@ -13,9 +13,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from pydantic import ValidationError
+
 from quantum_orchestrator.domain.node_types import NodeType
 from quantum_orchestrator.domain.spec import RetryPolicy, WorkflowSpec
 from quantum_orchestrator.domain.templates import has_template, referenced_nodes
+
+# The built-in attempt limit (docs/workflow-spec.md, "Retries"); the engine's setting
+# ``default_max_attempts`` has the same default and is what specs are resolved with.
+DEFAULT_MAX_ATTEMPTS = 3
+_RETRY_FIELDS = ("max_attempts", "initial_interval", "backoff", "max_interval")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,15 +61,48 @@ class Retry:
         return cls(**values)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Retry:
-        """The inverse of ``to_dict``."""
-        return cls(
-            **{
-                key: data[key]
-                for key in ("max_attempts", "initial_interval", "backoff", "max_interval")
-                if key in data
-            }
+    def from_dict(cls, data: Any, *, default_max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> Retry:
+        """The inverse of ``to_dict``; never fails (see ``parse_stored``)."""
+        return cls.parse_stored(data, default_max_attempts=default_max_attempts)[0]
+
+    @classmethod
+    def parse_stored(
+        cls, data: Any, *, default_max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    ) -> tuple[Retry, tuple[str, ...]]:
+        """Read a policy stored on a step, tolerantly: the policy and what was wrong with it.
+
+        A stored policy is normally what ``to_dict`` wrote after the spec was validated, but a
+        row written around that validation (a seed script, a hand-made fix) may hold anything.
+        Reading it must not fail: it happens while a step's attempt ends, inside a transaction
+        shared with other steps, so one bad row would roll back (and so block) all of them.
+        Each missing or invalid field takes its documented default instead, field by field as
+        policies are resolved; the problems say which, for the caller to report.
+        """
+        if not isinstance(data, Mapping):
+            return cls(max_attempts=default_max_attempts), (
+                f"the retry policy is {type(data).__name__}, not an object; "
+                "the default policy applies",
+            )
+        values: dict[str, Any] = {"max_attempts": default_max_attempts}
+        problems: list[str] = []
+        for key in _RETRY_FIELDS:
+            if data.get(key) is None:
+                problems.append(f"{key} is missing; the default applies")
+                continue
+            try:
+                # Strict: a string, a boolean or 3.0 attempts is a broken row, not a value.
+                checked = RetryPolicy.model_validate({key: data[key]}, strict=True)
+            except ValidationError as exc:
+                reason = exc.errors()[0]["msg"]
+                shown = repr(data[key])
+                shown = shown if len(shown) <= 80 else shown[:77] + "..."
+                problems.append(f"{key} = {shown} is invalid ({reason}); the default applies")
+                continue
+            values[key] = getattr(checked, key)
+        problems.extend(
+            f"{key} is not a retry setting; ignored" for key in data if key not in _RETRY_FIELDS
         )
+        return cls(**values), tuple(problems)
 
 
 _RNG = random.SystemRandom()

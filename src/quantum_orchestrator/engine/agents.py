@@ -24,9 +24,10 @@ from quantum_orchestrator.domain.errors import (
     QOError,
 )
 from quantum_orchestrator.domain.overview import agent_category
-from quantum_orchestrator.domain.plan import Retry, retry_delay
+from quantum_orchestrator.domain.plan import retry_delay
 from quantum_orchestrator.domain.secrets import marked_names, redact, redact_text, substitute
 from quantum_orchestrator.domain.states import AgentState, AttemptState, StepState, step_transition
+from quantum_orchestrator.domain.step_logs import log_rows
 from quantum_orchestrator.domain.usage import BudgetExceededError
 from quantum_orchestrator.engine.agent_events import AgentEvents
 from quantum_orchestrator.engine.catalog import Catalog
@@ -400,6 +401,7 @@ class AgentService:
             }
             finished: list[Row] = []
             succeeded: list[tuple[str, int, Any]] = []
+            lines: list[Row] = []
             for result in results:
                 step = steps.get(result["step_id"])
                 if (
@@ -418,6 +420,16 @@ class AgentService:
                 step_transition(step["state"], StepState.SUCCEEDED)
                 if step["id"] in given:
                     result = await self._redact_result(tx, step, result, given[step["id"]])
+                if result.get("logs"):
+                    lines.extend(
+                        log_rows(
+                            step_id=step["id"],
+                            run_id=step["run_id"],
+                            attempt=step["attempts"],
+                            lines=result["logs"],
+                            now=tx.now,
+                        )
+                    )
                 error = self._result_error(result)
                 if error is None:
                     output = result.get("output")
@@ -431,6 +443,7 @@ class AgentService:
                 if outcome is not None:
                     finished.append(outcome)
             await repos.steps.succeed_many(tx.conn, outcomes=succeeded, now=tx.now)
+            await repos.step_logs.append(tx.conn, lines)
             # LLM steps' tokens, priced here: same transaction as the step's success.
             await self.usage.record(
                 tx, agent_id=agent_id, succeeded=[(steps[sid], out) for sid, _, out in succeeded]
@@ -490,6 +503,11 @@ class AgentService:
         redacted: Result = {**result}
         if "output" in result:
             redacted["output"] = redact(result.get("output"), values)
+        if result.get("logs"):
+            redacted["logs"] = [
+                {**line, "message": redact_text(str(line.get("message", "")), values)}
+                for line in result["logs"]
+            ]
         raw = result.get("error")
         if raw:
             error = dict(raw)
@@ -540,7 +558,7 @@ class AgentService:
             error=error,
             now=tx.now,
         )
-        retry = Retry.from_dict(step["retry"])
+        retry = self._scheduler.retry_of(step)
         redeliveries = step["redeliveries"] + (1 if redelivery else 0)
         used = step["attempts"] - step["attempt_base"] - redeliveries
         if redelivery:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from quantum_orchestrator.domain.errors import ConflictError
+from quantum_orchestrator.domain.errors import ConflictError, NotFoundError
 from quantum_orchestrator.domain.states import (
     RUN_TERMINAL,
     AttemptState,
@@ -105,6 +105,28 @@ class RunService:
             if with_steps:
                 run["steps"] = await self._uow.repos.steps.for_run(conn, run_id)
             return run
+
+    async def logs(
+        self,
+        *,
+        workspace_id: str,
+        run_id: str,
+        node_id: str,
+        attempt: int | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page:
+        """What a step's handler logged, oldest first, of one attempt or of all of them."""
+        repos = self._uow.repos
+        async with self._uow.read() as conn:
+            # Reading the run first keeps another workspace's runs invisible (404).
+            await repos.runs.get(conn, run_id=run_id, workspace_id=workspace_id)
+            step_id = await repos.steps.id_of(conn, run_id=run_id, node_id=node_id)
+            if step_id is None:
+                raise NotFoundError(f"run {run_id!r} has no step {node_id!r}")
+            return await repos.step_logs.page(
+                conn, step_id=step_id, attempt=attempt, limit=limit, cursor=cursor
+            )
 
     async def page(
         self,

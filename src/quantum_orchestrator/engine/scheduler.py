@@ -8,7 +8,8 @@ run when nothing is left, all commit together or not at all.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+import logging
+from collections import OrderedDict, defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,6 +46,10 @@ from quantum_orchestrator.store.types import new_id
 
 Row = dict[str, Any]
 _ACTIVE = ("pending", "queued", "running", "waiting")
+logger = logging.getLogger("quantum_orchestrator.engine")
+# Steps whose malformed retry policy was already reported, most recent last: enough to say it
+# once per step on a busy server, bounded so a flood of bad rows cannot grow it forever.
+_WARNED_LIMIT = 10_000
 
 
 def error_info(code: str, message: str, *, retryable: bool = False) -> dict[str, Any]:
@@ -76,6 +81,30 @@ class Scheduler:
         self.catalog = catalog
         # Called in the transaction that ends a run (run-completion triggers).
         self.run_finished: list[Callable[[Tx, Row], Awaitable[None]]] = []
+        self._warned_retry: OrderedDict[str, None] = OrderedDict()
+
+    def retry_of(self, step: Row) -> Retry:
+        """The step's stored retry policy, read so that it cannot fail.
+
+        A malformed policy (a row written around the spec's validation) falls back field by
+        field to the defaults, with a warning logged once per step: the step still retries or
+        fails by a sane policy, and the other steps of the same transaction are not held up.
+        """
+        retry, problems = Retry.parse_stored(
+            step.get("retry"), default_max_attempts=self.settings.default_max_attempts
+        )
+        if problems and step["id"] not in self._warned_retry:
+            self._warned_retry[step["id"]] = None
+            if len(self._warned_retry) > _WARNED_LIMIT:
+                self._warned_retry.popitem(last=False)
+            logger.warning(
+                "step %s (run %s, node %s) has a malformed retry policy: %s",
+                step["id"],
+                step.get("run_id"),
+                step.get("node_id"),
+                "; ".join(problems),
+            )
+        return retry
 
     # -- runs -------------------------------------------------------------------------------
 

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,6 +35,8 @@ from quantum_orchestrator.store.types import utcnow
 Row = dict[str, Any]
 logger = logging.getLogger("quantum_orchestrator.engine")
 _BATCH = 200
+# While a timer keeps failing, its failure is logged again at most this often.
+_REPEAT_LOG_SECONDS = 60.0
 
 
 class Ticker:
@@ -53,16 +58,21 @@ class Ticker:
         self._settings = settings
         self._stop = asyncio.Event()
         self._last = utcnow()
+        # Timers failing now: how many times in a row, and when that was last logged.
+        self._failing: dict[str, tuple[int, float]] = {}
 
     async def run(self) -> None:
-        """Tick until ``shutdown``; a failing tick is logged and the next one tries again."""
+        """Tick until ``shutdown``; a failing timer is logged and the next tick tries again."""
         while not self._stop.is_set():
             try:
                 await self.tick()
-            except QOError as exc:
-                logger.warning("timer loop: %s", exc.message)
             except Exception:
+                # ``tick`` contains its timers' failures; this is for a bug in the loop itself.
+                # The loop must outlive it, or no timer would ever fire again.
                 logger.exception("timer loop failed; trying again next tick")
+            # Always a full interval between ticks, failed or not: a timer that keeps failing
+            # (a database that is down, a row that cannot be handled) is retried at the tick's
+            # pace, never in a tight loop.
             try:
                 await asyncio.wait_for(self._stop.wait(), self._settings.tick_interval)
             except TimeoutError:
@@ -73,14 +83,54 @@ class Ticker:
         self._stop.set()
 
     async def tick(self) -> None:
-        """Fire everything that is due now."""
-        await self.mark_lost_agents()
-        await self.expire_leases()
-        await self.expire_deadlines()
-        await self.wake_delays()
-        await self.announce_retries()
+        """Fire everything that is due now.
+
+        Each timer runs in its own transaction and its failure is its own: it is logged, and
+        the timers after it still fire (a lease that cannot be expired must not stop delays,
+        retries or schedules).
+        """
+        timers: list[tuple[str, Callable[[], Awaitable[object]]]] = [
+            ("lost agents", self.mark_lost_agents),
+            ("lease expiry", self.expire_leases),
+            ("attempt deadlines", self.expire_deadlines),
+            ("wake-ups", self.wake_delays),
+            ("retry wake-ups", self.announce_retries),
+        ]
         if self._triggers is not None:
-            await self._triggers.fire_due()
+            timers.append(("schedules", self._triggers.fire_due))
+        for name, fire in timers:
+            try:
+                await fire()
+            except Exception as exc:  # noqa: BLE001 - logged by _failed, retried next tick
+                self._failed(name, exc)
+            else:
+                self._recovered(name)
+
+    def _failed(self, name: str, exc: Exception) -> None:
+        """Log a timer's failure: at once, then at most once a minute while it keeps failing,
+        so a persistent fault does not flood the log at every tick. An error of the platform
+        (a database that is unavailable) is a warning; anything else is a bug, with its
+        traceback."""
+        now = time.monotonic()
+        count, logged_at = self._failing.get(name, (0, -math.inf))
+        count += 1
+        if now - logged_at >= _REPEAT_LOG_SECONDS:
+            logged_at = now
+            expected = isinstance(exc, QOError)
+            logger.log(
+                logging.WARNING if expected else logging.ERROR,
+                "timer %s failed%s: %s; trying again next tick",
+                name,
+                f" ({count} times in a row)" if count > 1 else "",
+                exc.message if isinstance(exc, QOError) else repr(exc),
+                exc_info=None if expected else exc,
+            )
+        self._failing[name] = (count, logged_at)
+
+    def _recovered(self, name: str) -> None:
+        failed = self._failing.pop(name, None)
+        if failed is not None and failed[0] > 1:
+            logger.info("timer %s works again after %d failures", name, failed[0])
 
     async def mark_lost_agents(self) -> None:
         """Agents silent for too long are lost; their leases end now."""
@@ -140,8 +190,15 @@ class Ticker:
             for step in steps.values():
                 if step["state"] != StepState.RUNNING:
                     continue
+                # The policy as read tolerantly (a malformed stored one is reported and falls
+                # back to the defaults): one bad row must not roll back this whole batch.
+                policy = self._scheduler.retry_of(step).to_dict()
                 outcome = await self._agents.fail_attempt(
-                    tx, step, dict(error), attempt_state=attempt_state, redelivery=redelivery
+                    tx,
+                    {**step, "retry": policy},
+                    dict(error),
+                    attempt_state=attempt_state,
+                    redelivery=redelivery,
                 )
                 if outcome is not None:
                     finished.append(outcome)

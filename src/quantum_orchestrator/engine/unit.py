@@ -23,6 +23,7 @@ from quantum_orchestrator.store.database import Database
 from quantum_orchestrator.store.events import EventStore
 from quantum_orchestrator.store.runs import RunStore
 from quantum_orchestrator.store.secrets import SecretStore
+from quantum_orchestrator.store.step_logs import StepLogStore
 from quantum_orchestrator.store.steps import StepStore
 from quantum_orchestrator.store.triggers import TriggerStore
 from quantum_orchestrator.store.types import utcnow
@@ -46,6 +47,7 @@ class Repositories:
     credentials: CredentialStore = field(default_factory=CredentialStore)
     audit: AuditStore = field(default_factory=AuditStore)
     triggers: TriggerStore = field(default_factory=TriggerStore)
+    step_logs: StepLogStore = field(default_factory=StepLogStore)
 
     @classmethod
     def for_database(cls, db: Database) -> Repositories:

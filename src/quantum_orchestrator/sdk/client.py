@@ -333,6 +333,14 @@ class Client(AccountMethods, ApprovalMethods, TriggerMethods, UsageMethods):
         result: dict[str, Any] = await self._request("GET", f"/runs/{_seg(run_id)}")
         return result
 
+    async def step_logs(
+        self, run_id: str, node_id: str, attempt: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Every line the step's handler logged (of one attempt, or all), oldest first."""
+        return await self._all_pages(
+            f"/runs/{_seg(run_id)}/steps/{_seg(node_id)}/logs", {"attempt": attempt}
+        )
+
     async def list_runs(
         self,
         workflow: str | None = None,

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Select, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from quantum_orchestrator.store.tables import attempts, runs, steps
+from quantum_orchestrator.store.tables import attempts, runs, step_logs, steps
 
 Row = dict[str, Any]
 
@@ -195,6 +195,13 @@ class StepStore:
             return {}
         rows = await conn.execute(_OUTPUTS, {"run_id": run_id, "ids": ids})
         return {row["node_id"]: dict(row) for row in rows.mappings()}
+
+    async def id_of(self, conn: AsyncConnection, *, run_id: str, node_id: str) -> str | None:
+        """The id of the step of ``node_id`` in a run, or None."""
+        found = await conn.execute(
+            select(steps.c.id).where(steps.c.run_id == run_id, steps.c.node_id == node_id)
+        )
+        return found.scalar_one_or_none()
 
     async def for_run(self, conn: AsyncConnection, run_id: str) -> list[Row]:
         """Every step of a run, in creation order, each with its attempts."""
@@ -448,8 +455,9 @@ class StepStore:
         return (await conn.execute(query.limit(1))).first() is not None
 
     async def delete(self, conn: AsyncConnection, step_ids: Sequence[str]) -> None:
-        """Remove steps (and, by cascade, their attempts)."""
+        """Remove steps with their attempts and logs (SQLite may not enforce the cascade)."""
         if step_ids:
+            await conn.execute(step_logs.delete().where(step_logs.c.step_id.in_(list(step_ids))))
             await conn.execute(attempts.delete().where(attempts.c.step_id.in_(list(step_ids))))
             await conn.execute(steps.delete().where(steps.c.id.in_(list(step_ids))))
 

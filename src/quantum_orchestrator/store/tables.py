@@ -165,6 +165,23 @@ attempts = Table(
     Index(None, "agent_id", "state"),
 )
 
+# What handlers logged through ``ctx.logger``, per attempt, as their agents reported it.
+step_logs = Table(
+    "step_logs",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("step_id", ID, ForeignKey("steps.id", ondelete="CASCADE"), nullable=False),
+    Column("run_id", ID, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("level", String(8), nullable=False),
+    Column("message", Text, nullable=False),
+    Index(None, "step_id", "id"),
+    Index(None, "run_id"),
+)
+
 agents = Table(
     "agents",
     metadata,

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -90,8 +91,16 @@ async def test_metrics_after_a_run(http: httpx.AsyncClient) -> None:
     run = await wait_run(http, (await start_run(http, "measured", {"who": "m"}))["id"])
     assert run["state"] == "succeeded"
     await http.get(f"{API}/runs/{run['id']}")
-    for i in range(3):
-        await http.get(f"/no-such-page-{i}")
+    # Paths no route matches: the dashboard's (its page, or a 404 when it is not built) and
+    # unknown API paths, which are 404 problems whatever the method.
+    unmatched = [await http.get(f"/no-such-page-{i}") for i in range(3)]
+    unknown_api = [await http.get(f"{API}/no-such-endpoint-{i}") for i in range(2)] + [
+        await http.post(f"{API}/no-such-endpoint", json={}),
+        await http.get(f"{API}/runs/{run['id']}/no-such-part"),
+        await http.head(f"{API}/no-such-endpoint"),
+    ]
+    assert {r.status_code for r in unknown_api} == {404}
+    unmatched += unknown_api
     response = await http.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
@@ -115,7 +124,47 @@ async def test_metrics_after_a_run(http: httpx.AsyncClient) -> None:
     routes = {labels["route"] for labels, _ in samples["qo_http_request_duration_seconds_count"]}
     # Unknown paths are counted under one label; they never become label values themselves.
     assert "unmatched" in routes
-    assert not [route for route in routes if "no-such-page" in route], routes
+    assert not [route for route in routes if "no-such" in route], routes
+    # ... with the status each one was answered, and the method it was asked with.
+    assert (
+        _value(
+            samples,
+            "qo_http_request_duration_seconds_count",
+            route="unmatched",
+            method="GET",
+            status="404",
+        )
+        >= 3
+    )
+    assert (
+        _value(
+            samples,
+            "qo_http_request_duration_seconds_count",
+            method="POST",
+            route="unmatched",
+            status="404",
+        )
+        == 1
+    )
+    assert (
+        _value(
+            samples,
+            "qo_http_request_duration_seconds_count",
+            method="HEAD",
+            route="unmatched",
+            status="404",
+        )
+        == 1
+    )
+    sent = Counter((r.request.method, str(r.status_code)) for r in unmatched)
+    recorded = Counter(
+        {
+            (labels["method"], labels["status"]): int(count)
+            for labels, count in samples["qo_http_request_duration_seconds_count"]
+            if labels["route"] == "unmatched"
+        }
+    )
+    assert recorded == sent
     assert _value(samples, "qo_runs", state="succeeded") == 1
     assert _value(samples, "qo_steps", state="succeeded") == 1
     assert (

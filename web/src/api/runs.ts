@@ -176,6 +176,32 @@ export async function getRun(runId: string): Promise<Run> {
   return data as unknown as Run;
 }
 
+/** One line a step's handler logged (`log_line_out`). */
+export interface StepLogLine {
+  id: number;
+  attempt: number;
+  at: string;
+  level: "debug" | "info" | "warning" | "error" | "critical";
+  message: string;
+}
+
+/** A page of what a step's handler logged, oldest first. */
+export async function getStepLogs(
+  runId: string,
+  nodeId: string,
+  cursor: string | null,
+): Promise<Page<StepLogLine>> {
+  const data = unwrap(
+    await api.GET("/api/v1/runs/{run_id}/steps/{node_id}/logs", {
+      params: {
+        path: { run_id: runId, node_id: nodeId },
+        query: { limit: 200, cursor: cursor ?? undefined },
+      },
+    }),
+  );
+  return data as unknown as Page<StepLogLine>;
+}
+
 /** The version a run pinned (its spec draws the graph). */
 export async function getVersion(workflowRef: string, number: number): Promise<Version> {
   const data = unwrap(

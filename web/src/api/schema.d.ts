@@ -602,6 +602,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/runs/{run_id}/steps/{node_id}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Step Logs
+         * @description What the step's handler logged through ``ctx.logger`` (INFO and above), oldest first.
+         *
+         *     Lines arrive with the attempt's result; an agent killed mid-attempt takes its lines along.
+         */
+        get: operations["step_logs_api_v1_runs__run_id__steps__node_id__logs_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/runs/{run_id}/steps/{node_id}/reject": {
         parameters: {
             query?: never;
@@ -1337,6 +1359,24 @@ export interface components {
             networks: string[];
         };
         /**
+         * LogLineBody
+         * @description One line a handler logged during an attempt.
+         */
+        LogLineBody: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /**
+             * Level
+             * @enum {string}
+             */
+            level: "debug" | "info" | "warning" | "error" | "critical";
+            /** Message */
+            message: string;
+        };
+        /**
          * LoginBody
          * @description ``POST /api/v1/auth/login`` and ``/api/v1/auth/token``.
          */
@@ -1418,6 +1458,8 @@ export interface components {
             /** Attempt */
             attempt: number;
             error?: components["schemas"]["ErrorBody"] | null;
+            /** Logs */
+            logs?: components["schemas"]["LogLineBody"][] | null;
             /** Output */
             output?: unknown;
             /**
@@ -2628,6 +2670,45 @@ export interface operations {
                 "application/json": components["schemas"]["DecisionBody"];
             };
         };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    step_logs_api_v1_runs__run_id__steps__node_id__logs_get: {
+        parameters: {
+            query?: {
+                /** @description One attempt (default: all). */
+                attempt?: number | null;
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                run_id: string;
+                node_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
         responses: {
             /** @description Successful Response */
             200: {

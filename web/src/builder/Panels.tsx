@@ -93,6 +93,25 @@ function problemsAt(problems: LocatedError[], field: string): string[] {
     .map((p) => (p.path === field ? p.message : `${p.path}: ${p.message}`));
 }
 
+/** The workflow's object fields, each edited as JSON in the same kind of box, in this order. */
+const JSON_FIELDS = [
+  {
+    key: "inputs",
+    label: "Inputs schema",
+    help: 'A JSON Schema for the run\'s inputs, e.g. {"type": "object", "properties": {…}}.',
+  },
+  {
+    key: "outputs",
+    label: "Outputs",
+    help: "The run's outputs; strings are templates rendered when the run succeeds.",
+  },
+  {
+    key: "defaults",
+    label: "Defaults",
+    help: "{retry, timeout} for nodes that do not set their own.",
+  },
+] as const;
+
 /** The workflow's own fields (shown when nothing is selected). */
 export function WorkflowPanel({ spec, problems, editable, onEdit }: WorkflowPanelProps) {
   const set = (key: string, value: unknown) => {
@@ -126,33 +145,18 @@ export function WorkflowPanel({ spec, problems, editable, onEdit }: WorkflowPane
             }}
           />
         </div>
-        <JsonBox
-          label="Inputs schema"
-          help='A JSON Schema for the run&apos;s inputs, e.g. {"type": "object", "properties": {…}}.'
-          value={spec.inputs}
-          problems={problemsAt(problems, "inputs")}
-          onChange={(v) => {
-            set("inputs", v);
-          }}
-        />
-        <JsonBox
-          label="Outputs"
-          help="The run's outputs; strings are templates rendered when the run succeeds."
-          value={spec.outputs}
-          problems={problemsAt(problems, "outputs")}
-          onChange={(v) => {
-            set("outputs", v);
-          }}
-        />
-        <JsonBox
-          label="Defaults"
-          help="{retry, timeout} for nodes that do not set their own."
-          value={spec.defaults}
-          problems={problemsAt(problems, "defaults")}
-          onChange={(v) => {
-            set("defaults", v);
-          }}
-        />
+        {JSON_FIELDS.map((field) => (
+          <JsonBox
+            key={field.key}
+            label={field.label}
+            help={field.help}
+            value={spec[field.key]}
+            problems={problemsAt(problems, field.key)}
+            onChange={(v) => {
+              set(field.key, v);
+            }}
+          />
+        ))}
       </fieldset>
     </section>
   );

@@ -327,9 +327,26 @@ def http_request_handler(resources: NodeResources) -> Handler:
             raise StepError(
                 f"the workspace's HTTP allow-list is invalid: {exc}", code="invalid_http_allow"
             ) from exc
+        # The step log names the request without its query: query strings may carry tokens.
+        target = f"{args['method']} {str(args['url']).split('?', 1)[0]}"
         if paging is not None:
-            return await _paginate(client, resources.breakers, args, private, paging)
+            result = await _paginate(client, resources.breakers, args, private, paging)
+            ctx.logger.info(
+                "%s: %d pages, %d items%s",
+                target,
+                result["pages"],
+                len(result["items"]),
+                " (stopped at max_pages)" if result["truncated"] else "",
+            )
+            return result
         response = await _call(client, resources.breakers, args, private)
+        ctx.logger.info(
+            "%s answered %d in %.0f ms (%d bytes)",
+            target,
+            response.status_code,
+            response.elapsed.total_seconds() * 1000,
+            len(response.content),
+        )
         return {
             "status": response.status_code,
             "headers": dict(response.headers),

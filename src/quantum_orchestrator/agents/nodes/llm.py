@@ -408,6 +408,14 @@ def llm_chat_handler(resources: NodeResources) -> Handler:
             output["tool_calls"] = chat.tool_calls
         output["model"] = chat.answered_model
         output["usage"] = chat.usage()
+        ctx.logger.info(
+            "%s answered (%s): %d prompt + %d completion tokens%s",
+            chat.answered_model,
+            output.get("finish_reason") or "no finish reason",
+            chat.prompt_tokens,
+            chat.completion_tokens,
+            f", {len(chat.tool_calls)} tool calls" if chat.tool_calls else "",
+        )
         return output
 
     return llm_chat

@@ -9,9 +9,8 @@ import { drainAgent, listAgents } from "../../api/agents";
 import type { Agent, AgentState } from "../../api/agents";
 import { useSession } from "../../app/session";
 import { ConfirmDialog } from "../../components/Confirm";
-import { useNotify } from "../../components/Notice";
-import { Pager } from "../../components/Pager";
-import { EmptyState, ErrorState, Loading } from "../../components/States";
+import { ACTIONS, PagedTable } from "../../components/PagedTable";
+import { EmptyState } from "../../components/States";
 import {
   AGENT_STATES,
   applyAgentEvent,
@@ -22,6 +21,7 @@ import {
 } from "../../lib/agents";
 import { useNow } from "../../lib/agentsTime";
 import { useAsync } from "../../lib/useAsync";
+import { useConfirmedAction } from "../../lib/useConfirmedAction";
 import { useCursorPages } from "../../lib/useCursorPages";
 import { useLive } from "../../live/LiveProvider";
 import { AgentRow } from "./AgentRow";
@@ -59,7 +59,6 @@ function NoAgents() {
 export default function Agents() {
   const { can } = useSession();
   const canManage = can("agents:manage");
-  const notify = useNotify();
   const now = useNow();
   const [params, setParams] = useSearchParams();
   const rawState = params.get("state");
@@ -67,10 +66,11 @@ export default function Agents() {
   // An empty `?pool=` means any pool, like no parameter at all.
   const pool = params.get("pool")?.trim() ? params.get("pool") : null;
   const pages = useCursorPages();
-  const { data, error, loading, reload } = useAsync(
+  const list = useAsync(
     () => listAgents({ cursor: pages.cursor, state, pool }),
     [pages.cursor, state, pool],
   );
+  const { data, loading, reload } = list;
 
   // The page as loaded, then patched by live events until the next load replaces it.
   const [rows, setRows] = useState<readonly Agent[]>([]);
@@ -104,29 +104,19 @@ export default function Agents() {
     setRows((current) => applyAgentEvent(current, event, { insertNew: firstPage }));
   }, reload);
 
-  const [toDrain, setToDrain] = useState<Agent | null>(null);
-  const [busy, setBusy] = useState<string | null>(null);
-  const confirmDrain = async () => {
-    const agent = toDrain;
-    setToDrain(null);
-    if (!agent) return;
-    setBusy(agent.id);
-    try {
-      const updated = await drainAgent(agent.id);
-      if (updated) setRows((list) => list.map((a) => (a.id === updated.id ? updated : a)));
-      notify(
-        "ok",
-        `${agent.name} is draining: it finishes the steps it holds and takes no new work.`,
-      );
-    } catch (reason) {
-      const message = reason instanceof Error ? reason.message : String(reason);
-      notify("error", `Could not drain ${agent.name}: ${message}`);
-      // A refusal usually means the agent changed state meanwhile (409): show what it is now.
-      reload();
-    } finally {
-      setBusy(null);
-    }
-  };
+  const drain = useConfirmedAction<Agent, Agent | null>({
+    run: (agent) => drainAgent(agent.id),
+    // The answer is the agent's new state: the row shows it without a refetch.
+    onDone: (_agent, updated) => {
+      if (updated) setRows((current) => current.map((a) => (a.id === updated.id ? updated : a)));
+    },
+    done: (agent) =>
+      `${agent.name} is draining: it finishes the steps it holds and takes no new work.`,
+    failed: (agent, why) => `Could not drain ${agent.name}: ${why}`,
+    // A refusal usually means the agent changed state meanwhile (409): show what it is now.
+    reload,
+    reloadAfter: "failure",
+  });
 
   const setFilter = (key: "state" | "pool", value: string) => {
     const next = new URLSearchParams(params);
@@ -137,67 +127,6 @@ export default function Agents() {
   };
   const filtered = state !== null || pool !== null;
   const shown = rows.filter((agent) => matchesFilter(agent, { state, pool }));
-
-  let body;
-  if (error && !data) body = <ErrorState error={error} retry={reload} />;
-  else if (!data) body = <Loading what="agents" />;
-  else if (shown.length === 0 && pages.page === 1 && !filtered) body = <NoAgents />;
-  else if (shown.length === 0) {
-    body = (
-      <EmptyState title={filtered ? "No agents match these filters" : "No agents on this page"}>
-        {filtered ? (
-          <button
-            type="button"
-            onClick={() => {
-              setParams(new URLSearchParams(), { replace: true });
-              pages.first();
-            }}
-          >
-            Clear filters
-          </button>
-        ) : null}
-      </EmptyState>
-    );
-  } else {
-    body = (
-      <div className="ag-scroll">
-        <table className="ag-table" aria-busy={loading}>
-          <caption className="sr-only">
-            Agents{filtered ? " (filtered)" : ""}, newest registration first
-          </caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Pool</th>
-              <th scope="col">Capabilities</th>
-              <th scope="col">Category</th>
-              <th scope="col">State</th>
-              <th scope="col">Host</th>
-              <th scope="col">Version</th>
-              <th scope="col">Load</th>
-              <th scope="col">Last heartbeat</th>
-              <th scope="col">Steps done</th>
-              <th scope="col">
-                <span className="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {shown.map((agent) => (
-              <AgentRow
-                key={agent.id}
-                agent={agent}
-                now={now}
-                canManage={canManage}
-                busy={busy === agent.id}
-                onDrain={setToDrain}
-              />
-            ))}
-          </tbody>
-        </table>
-      </div>
-    );
-  }
 
   return (
     <section aria-labelledby="agents-title">
@@ -252,29 +181,66 @@ export default function Agents() {
           <span aria-hidden="true">ℹ </span>You need the admin role to drain agents.
         </p>
       ) : null}
-      {error && data ? <ErrorState error={error} retry={reload} /> : null}
-      {body}
-      {data && (pages.page > 1 || data.next_cursor) ? (
-        <Pager
-          page={pages.page}
-          hasNext={data.next_cursor !== null}
-          onFirst={pages.first}
-          onNext={() => {
-            pages.next(data.next_cursor);
-          }}
-        />
-      ) : null}
+      <PagedTable
+        load={list}
+        pages={pages}
+        what="agents"
+        rows={shown}
+        staleError
+        empty={
+          pages.page === 1 && !filtered ? (
+            <NoAgents />
+          ) : (
+            <EmptyState
+              title={filtered ? "No agents match these filters" : "No agents on this page"}
+            >
+              {filtered ? (
+                <button
+                  type="button"
+                  onClick={() => {
+                    setParams(new URLSearchParams(), { replace: true });
+                    pages.first();
+                  }}
+                >
+                  Clear filters
+                </button>
+              ) : null}
+            </EmptyState>
+          )
+        }
+        scrollClassName="ag-scroll"
+        className="ag-table"
+        busy={loading}
+        caption={<>Agents{filtered ? " (filtered)" : ""}, newest registration first</>}
+        columns={[
+          "Name",
+          "Pool",
+          "Capabilities",
+          "Category",
+          "State",
+          "Host",
+          "Version",
+          "Load",
+          "Last heartbeat",
+          "Steps done",
+          ACTIONS,
+        ]}
+        rowKey={(agent) => agent.id}
+        row={(agent) => (
+          <AgentRow
+            agent={agent}
+            now={now}
+            canManage={canManage}
+            busy={drain.busy?.id === agent.id}
+            onDrain={drain.ask}
+          />
+        )}
+      />
       <ConfirmDialog
-        open={toDrain !== null}
-        title={`Drain ${toDrain?.name ?? "agent"}?`}
+        {...drain.dialog}
+        title={`Drain ${drain.asked?.name ?? "agent"}?`}
         confirmLabel="Drain"
         danger
-        onConfirm={() => {
-          void confirmDrain();
-        }}
-        onCancel={() => {
-          setToDrain(null);
-        }}
       >
         <p>
           Draining stops new work: the agent finishes the steps it is running and takes no more.

@@ -1,10 +1,8 @@
 /** The run's actions: cancel (after confirmation) while active, retry from failed when failed. */
-import { useState } from "react";
-
 import { cancelRun, retryRun } from "../../api/runs";
 import { ConfirmDialog } from "../../components/Confirm";
-import { useNotify } from "../../components/Notice";
 import { isRunTerminal } from "../../lib/runs";
+import { useConfirmedAction } from "../../lib/useConfirmedAction";
 
 /** Props of `RunActions`. */
 export interface RunActionsProps {
@@ -16,24 +14,17 @@ export interface RunActionsProps {
 
 /** "Cancel run" and "Retry from failed", for callers with `runs:write`. */
 export function RunActions({ runId, state, onDone }: RunActionsProps) {
-  const notify = useNotify();
-  const [confirming, setConfirming] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const act = async (action: "cancel" | "retry") => {
-    setBusy(true);
-    try {
-      await (action === "cancel" ? cancelRun(runId) : retryRun(runId));
-      notify(
-        "ok",
-        action === "cancel" ? "The run is cancelled." : "The run is retrying its failed steps.",
-      );
-      onDone();
-    } catch (error) {
-      notify("error", error instanceof Error ? error.message : String(error));
-    } finally {
-      setBusy(false);
-    }
-  };
+  // Cancelling asks first; retrying runs at once. Either keeps both buttons disabled meanwhile.
+  const action = useConfirmedAction<"cancel" | "retry">({
+    run: (what) => (what === "cancel" ? cancelRun(runId) : retryRun(runId)),
+    done: (what) =>
+      what === "cancel" ? "The run is cancelled." : "The run is retrying its failed steps.",
+    failed: (_what, why) => why,
+    // A refused action changed nothing; the live events bring any change anyway.
+    reload: onDone,
+    reloadAfter: "success",
+  });
+  const busy = action.busy !== null;
   return (
     <div className="run-actions">
       {!isRunTerminal(state) ? (
@@ -42,7 +33,7 @@ export function RunActions({ runId, state, onDone }: RunActionsProps) {
           className="danger"
           disabled={busy}
           onClick={() => {
-            setConfirming(true);
+            action.ask("cancel");
           }}
         >
           Cancel run
@@ -54,25 +45,13 @@ export function RunActions({ runId, state, onDone }: RunActionsProps) {
           className="primary"
           disabled={busy}
           onClick={() => {
-            void act("retry");
+            void action.run("retry");
           }}
         >
           Retry from failed
         </button>
       ) : null}
-      <ConfirmDialog
-        open={confirming}
-        title="Cancel this run?"
-        confirmLabel="Stop the run"
-        danger
-        onCancel={() => {
-          setConfirming(false);
-        }}
-        onConfirm={() => {
-          setConfirming(false);
-          void act("cancel");
-        }}
-      >
+      <ConfirmDialog {...action.dialog} title="Cancel this run?" confirmLabel="Stop the run" danger>
         <p>Its running and pending steps are cancelled. A cancelled run cannot be resumed.</p>
       </ConfirmDialog>
     </div>

@@ -22,6 +22,7 @@ vi.mock("../../api/runs", async (importOriginal) => ({
   cancelRun: vi.fn(),
   retryRun: vi.fn(),
   decideApproval: vi.fn(),
+  getStepLogs: vi.fn(() => Promise.resolve({ items: [], next_cursor: null })),
 }));
 vi.mock("../../api/runEvents", () => ({ fetchRunEvents: vi.fn() }));
 vi.mock("../../app/session", () => ({

@@ -11,9 +11,9 @@ import { Link, useSearchParams } from "react-router";
 import { listRuns, RUN_STATES } from "../../api/runs";
 import type { RunFilters } from "../../api/runs";
 import { useSession } from "../../app/session";
-import { Pager } from "../../components/Pager";
+import { PagedTable } from "../../components/PagedTable";
 import { StateBadge } from "../../components/StateBadge";
-import { EmptyState, ErrorState, Loading } from "../../components/States";
+import { EmptyState } from "../../components/States";
 import { formatDuration, formatTime, isoToLocalInput, localInputToIso } from "../../lib/runsFormat";
 import { useAsync } from "../../lib/useAsync";
 import { useCursorPages } from "../../lib/useCursorPages";
@@ -140,7 +140,8 @@ export default function RunsList() {
     () => listRuns(JSON.parse(key) as RunFilters, cursor, PAGE_SIZE),
     [key, cursor],
   );
-  const { data, error, loading, reload } = useAsync(load, [load]);
+  const list = useAsync(load, [load]);
+  const { error, loading, reload } = list;
   const refresh = useCoalesced(reload, 1000);
   useLive((event) => {
     if (event.type.startsWith("run.")) refresh();
@@ -189,66 +190,52 @@ export default function RunsList() {
         />
       ) : null}
       <Filters value={filters} onApply={apply} />
-      {error ? <ErrorState error={error} retry={reload} /> : null}
-      {!data && !error ? <Loading what="runs" /> : null}
-      {data?.items.length === 0 && !error ? (
-        <EmptyState title={filtered ? "No run matches these filters" : "No runs yet"}>
-          {filtered
-            ? "Clear or widen the filters to see more."
-            : "Start a run of a deployed workflow, or let a trigger start one."}
-        </EmptyState>
-      ) : null}
-      {data && data.items.length > 0 ? (
-        <table className="runs-table">
-          <caption className="sr-only">Runs, newest first</caption>
-          <thead>
-            <tr>
-              <th scope="col">Run</th>
-              <th scope="col">Workflow</th>
-              <th scope="col">Version</th>
-              <th scope="col">State</th>
-              <th scope="col">Created</th>
-              <th scope="col">Duration</th>
-            </tr>
-          </thead>
-          <tbody>
-            {data.items.map((run) => (
-              <tr key={run.id} data-testid={`run-${run.id}`}>
-                <td>
-                  <Link to={`/runs/${run.id}`} className="runs-id">
-                    {run.id}
-                  </Link>
-                </td>
-                <td>{run.workflow_name}</td>
-                <td>v{run.version}</td>
-                <td>
-                  <StateBadge state={run.state} />
-                </td>
-                <td>
-                  <time dateTime={run.created_at}>{formatTime(run.created_at)}</time>
-                </td>
-                <td>
-                  {run.duration_ms === null ? (
-                    <span className="muted">not finished</span>
-                  ) : (
-                    formatDuration(run.duration_ms)
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      ) : null}
-      {data ? (
-        <Pager
-          page={pages.page}
-          hasNext={Boolean(data.next_cursor)}
-          onFirst={pages.first}
-          onNext={() => {
-            pages.next(data.next_cursor);
-          }}
-        />
-      ) : null}
+      <PagedTable
+        load={list}
+        pages={pages}
+        what="runs"
+        // The page changes live, so the pager stays put; a failed refetch stays above the rows.
+        alwaysPager
+        staleError
+        empty={
+          // A failed refetch is not "no runs": nothing is claimed until the list answers again.
+          error ? null : (
+            <EmptyState title={filtered ? "No run matches these filters" : "No runs yet"}>
+              {filtered
+                ? "Clear or widen the filters to see more."
+                : "Start a run of a deployed workflow, or let a trigger start one."}
+            </EmptyState>
+          )
+        }
+        className="runs-table"
+        caption="Runs, newest first"
+        columns={["Run", "Workflow", "Version", "State", "Created", "Duration"]}
+        rowKey={(run) => run.id}
+        row={(run) => (
+          <tr data-testid={`run-${run.id}`}>
+            <td>
+              <Link to={`/runs/${run.id}`} className="runs-id">
+                {run.id}
+              </Link>
+            </td>
+            <td>{run.workflow_name}</td>
+            <td>v{run.version}</td>
+            <td>
+              <StateBadge state={run.state} />
+            </td>
+            <td>
+              <time dateTime={run.created_at}>{formatTime(run.created_at)}</time>
+            </td>
+            <td>
+              {run.duration_ms === null ? (
+                <span className="muted">not finished</span>
+              ) : (
+                formatDuration(run.duration_ms)
+              )}
+            </td>
+          </tr>
+        )}
+      />
     </section>
   );
 }

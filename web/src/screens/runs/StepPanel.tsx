@@ -1,7 +1,7 @@
 /**
  * The details of one step: params as rendered, output, attempts with their errors, the text
  * an LLM streamed, sub-steps (map items, agent turns and tool calls), and the approval
- * decision when the step waits for one. The API keeps no step logs, so none are shown.
+ * decision when the step waits for one, and the lines its handler logged.
  */
 import { useId, useState } from "react";
 
@@ -11,6 +11,7 @@ import { StateBadge } from "../../components/StateBadge";
 import { useNotify } from "../../components/Notice";
 import { awaitsApproval } from "../../lib/runs";
 import { formatDuration, formatJson, formatTime } from "../../lib/runsFormat";
+import { StepLogs } from "./StepLogs";
 
 /** Props of `StepPanel`. */
 export interface StepPanelProps {
@@ -234,6 +235,11 @@ export function StepPanel(props: StepPanelProps) {
               ))}
             </ol>
           )}
+          <StepLogs
+            runId={runId}
+            nodeId={step.node_id}
+            revision={`${step.state}:${String(step.attempt_count)}`}
+          />
           {children.length > 0 ? (
             <>
               <h3>Sub-steps ({children.length})</h3>

@@ -10,10 +10,11 @@ import type { ApiKey, IssuedApiKey, Role } from "../../api/settings";
 import { useSession } from "../../app/session";
 import { ConfirmDialog } from "../../components/Confirm";
 import { useNotify } from "../../components/Notice";
-import { Pager } from "../../components/Pager";
-import { EmptyState, ErrorState, Loading } from "../../components/States";
+import { ACTIONS, PagedTable } from "../../components/PagedTable";
+import { EmptyState } from "../../components/States";
 import { absoluteTime, relativeTime, useNow } from "../../lib/agentsTime";
 import { useAsync } from "../../lib/useAsync";
+import { useConfirmedAction } from "../../lib/useConfirmedAction";
 import { useCursorPages } from "../../lib/useCursorPages";
 import { errorText, keyStatus, localToIso, parseGraceHours, rolesUpTo } from "./logic";
 import { RevealKey } from "./RevealKey";
@@ -132,6 +133,12 @@ interface Revealed {
   graceHours: number | null;
 }
 
+/** A key and what to do with it, once the user confirms. */
+interface KeyAction {
+  kind: "rotate" | "revoke";
+  key: ApiKey;
+}
+
 /** The API keys tab. */
 export default function ApiKeys() {
   const { me, can } = useSession();
@@ -140,14 +147,38 @@ export default function ApiKeys() {
   const canRead = can("keys:read");
   const canWrite = can("keys:write");
   const pages = useCursorPages();
-  const { data, error, loading, reload } = useAsync(
+  const list = useAsync(
     () => (canRead ? listApiKeys(pages.cursor) : Promise.resolve({ items: [], next_cursor: null })),
     [canRead, pages.cursor],
   );
+  const { data, loading, reload } = list;
   const [revealed, setRevealed] = useState<Revealed | null>(null);
-  const [asked, setAsked] = useState<{ kind: "rotate" | "revoke"; key: ApiKey } | null>(null);
   const [grace, setGrace] = useState("");
-  const [pending, setPending] = useState<string | null>(null);
+  const graceHours = parseGraceHours(grace);
+  // What a rotation sends: `ready` below holds it back while the text is invalid.
+  const hours = graceHours === "invalid" ? null : graceHours;
+  // One action for both buttons, so that one dialog serves both (as it always has).
+  const keyAction = useConfirmedAction<KeyAction, IssuedApiKey | null>({
+    // A rotation waits for a valid grace period; the dialog says what is wrong meanwhile.
+    ready: ({ kind }) => kind === "revoke" || graceHours !== "invalid",
+    run: async ({ kind, key }) => {
+      if (kind === "revoke") {
+        await revokeApiKey(key.id);
+        return null;
+      }
+      setGrace("");
+      return rotateApiKey(key.id, hours);
+    },
+    onDone: ({ key }, issued) => {
+      if (issued) setRevealed({ issued, replaced: key, graceHours: hours });
+    },
+    done: ({ kind, key }) =>
+      kind === "revoke"
+        ? `API key ${key.name} revoked: it no longer works.`
+        : `API key ${key.name} rotated.`,
+    failed: ({ kind, key }, why) => `Could not ${kind} ${key.name}: ${why}`,
+    reload,
+  });
   if (!canRead) return <NeedRole permission="keys:read" doing="see or manage API keys" />;
 
   const create = async (body: NewKey): Promise<boolean> => {
@@ -162,129 +193,13 @@ export default function ApiKeys() {
       return false;
     }
   };
-  const graceHours = parseGraceHours(grace);
-  const rotate = async () => {
-    const old = asked?.key;
-    if (!old || graceHours === "invalid") return;
-    setAsked(null);
-    setPending(old.id);
-    try {
-      const issued = await rotateApiKey(old.id, graceHours);
-      setRevealed({ issued, replaced: old, graceHours });
-      notify("ok", `API key ${old.name} rotated.`);
-    } catch (reason) {
-      notify("error", `Could not rotate ${old.name}: ${errorText(reason)}`);
-    } finally {
-      setPending(null);
-      setGrace("");
-      reload();
-    }
-  };
-  const revoke = async () => {
-    const key = asked?.key;
-    setAsked(null);
-    if (!key) return;
-    setPending(key.id);
-    try {
-      await revokeApiKey(key.id);
-      notify("ok", `API key ${key.name} revoked: it no longer works.`);
-    } catch (reason) {
-      notify("error", `Could not revoke ${key.name}: ${errorText(reason)}`);
-    } finally {
-      setPending(null);
-      reload();
-    }
-  };
 
   // After a rotation the list holds the old key with the end of its grace period.
   const replacedNow = revealed?.replaced
     ? data?.items.find((k) => k.id === revealed.replaced?.id)
     : undefined;
 
-  let list;
-  if (error && !data) list = <ErrorState error={error} retry={reload} />;
-  else if (!data) list = <Loading what="API keys" />;
-  else if (data.items.length === 0 && pages.page === 1) {
-    list = (
-      <EmptyState title="No API keys yet">
-        <p>API keys let programs and CI call the API with a role you choose.</p>
-      </EmptyState>
-    );
-  } else {
-    list = (
-      <table className="st-table" aria-busy={loading}>
-        <caption className="sr-only">API keys that still work</caption>
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Prefix</th>
-            <th scope="col">Role</th>
-            <th scope="col">Created</th>
-            <th scope="col">Last used</th>
-            <th scope="col">Expires</th>
-            <th scope="col">State</th>
-            <th scope="col">
-              <span className="sr-only">Actions</span>
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {data.items.map((key) => (
-            <tr key={key.id} data-testid={`api-key-${key.id}`}>
-              <th scope="row" id={`key-name-${key.id}`} className="st-strong">
-                {key.name}
-              </th>
-              <td>
-                <code>{key.prefix}…</code>
-              </td>
-              <td>{key.role}</td>
-              <td>
-                <When iso={key.created_at} now={now} />
-              </td>
-              <td>
-                <When iso={key.last_used_at} now={now} none="never" />
-              </td>
-              <td>
-                <When iso={key.expires_at} now={now} none="never" />
-              </td>
-              <td>
-                <KeyState apiKey={key} now={now} />
-              </td>
-              <td>
-                <div className="st-actions">
-                  {canWrite ? (
-                    <>
-                      <button
-                        type="button"
-                        disabled={pending === key.id}
-                        aria-describedby={`key-name-${key.id}`}
-                        onClick={() => {
-                          setAsked({ kind: "rotate", key });
-                        }}
-                      >
-                        Rotate
-                      </button>
-                      <button
-                        type="button"
-                        disabled={pending === key.id}
-                        aria-describedby={`key-name-${key.id}`}
-                        onClick={() => {
-                          setAsked({ kind: "revoke", key });
-                        }}
-                      >
-                        Revoke
-                      </button>
-                    </>
-                  ) : null}
-                </div>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    );
-  }
-
+  const asked = keyAction.asked;
   return (
     <div className="st-panel">
       {canWrite ? (
@@ -292,17 +207,65 @@ export default function ApiKeys() {
       ) : (
         <NeedRole permission="keys:write" doing="create, rotate or revoke API keys" />
       )}
-      {list}
-      {data && (pages.page > 1 || data.next_cursor) ? (
-        <Pager
-          page={pages.page}
-          hasNext={data.next_cursor !== null}
-          onFirst={pages.first}
-          onNext={() => {
-            pages.next(data.next_cursor);
-          }}
-        />
-      ) : null}
+      <PagedTable
+        load={list}
+        pages={pages}
+        what="API keys"
+        empty={
+          pages.page === 1 ? (
+            <EmptyState title="No API keys yet">
+              <p>API keys let programs and CI call the API with a role you choose.</p>
+            </EmptyState>
+          ) : undefined
+        }
+        className="st-table"
+        busy={loading}
+        caption="API keys that still work"
+        columns={["Name", "Prefix", "Role", "Created", "Last used", "Expires", "State", ACTIONS]}
+        rowKey={(key) => key.id}
+        row={(key) => (
+          <tr data-testid={`api-key-${key.id}`}>
+            <th scope="row" id={`key-name-${key.id}`} className="st-strong">
+              {key.name}
+            </th>
+            <td>
+              <code>{key.prefix}…</code>
+            </td>
+            <td>{key.role}</td>
+            <td>
+              <When iso={key.created_at} now={now} />
+            </td>
+            <td>
+              <When iso={key.last_used_at} now={now} none="never" />
+            </td>
+            <td>
+              <When iso={key.expires_at} now={now} none="never" />
+            </td>
+            <td>
+              <KeyState apiKey={key} now={now} />
+            </td>
+            <td>
+              <div className="st-actions">
+                {canWrite
+                  ? (["rotate", "revoke"] as const).map((kind) => (
+                      <button
+                        key={kind}
+                        type="button"
+                        disabled={keyAction.busy?.key.id === key.id}
+                        aria-describedby={`key-name-${key.id}`}
+                        onClick={() => {
+                          keyAction.ask({ kind, key });
+                        }}
+                      >
+                        {kind === "rotate" ? "Rotate" : "Revoke"}
+                      </button>
+                    ))
+                  : null}
+              </div>
+            </td>
+          </tr>
+        )}
+      />
       <RevealKey
         secret={revealed?.issued.key ?? null}
         title={revealed?.replaced ? `New key for ${revealed.replaced.name}` : "Your new API key"}
@@ -321,15 +284,13 @@ export default function ApiKeys() {
           </p>
         ) : null}
       </RevealKey>
-      {/* One confirm dialog for both actions: the shared dialog's title id must stay unique. */}
       <ConfirmDialog
-        open={asked !== null}
+        {...keyAction.dialog}
         title={`${asked?.kind === "revoke" ? "Revoke" : "Rotate"} ${asked?.key.name ?? "key"}?`}
         confirmLabel={asked?.kind === "revoke" ? "Revoke" : "Rotate"}
         danger={asked?.kind === "revoke"}
-        onConfirm={() => void (asked?.kind === "revoke" ? revoke() : rotate())}
         onCancel={() => {
-          setAsked(null);
+          keyAction.cancel();
           setGrace("");
         }}
       >

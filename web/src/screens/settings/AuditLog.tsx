@@ -8,8 +8,8 @@ import type { SubmitEvent } from "react";
 import { listAudit } from "../../api/settings";
 import type { AuditEntry, AuditFilter } from "../../api/settings";
 import { useSession } from "../../app/session";
-import { Pager } from "../../components/Pager";
-import { EmptyState, ErrorState, Loading } from "../../components/States";
+import { PagedTable } from "../../components/PagedTable";
+import { EmptyState } from "../../components/States";
 import { useAsync } from "../../lib/useAsync";
 import { useCursorPages } from "../../lib/useCursorPages";
 import { localToIso } from "./logic";
@@ -102,7 +102,7 @@ export default function AuditLog() {
   const [applied, setApplied] = useState<AuditFilter>(NO_FILTER);
   const [problem, setProblem] = useState<string | null>(null);
   const pages = useCursorPages();
-  const { data, error, loading, reload } = useAsync(
+  const list = useAsync(
     () =>
       canRead
         ? listAudit(applied, pages.cursor)
@@ -131,47 +131,6 @@ export default function AuditLog() {
     pages.first();
   };
   const filtered = Object.values(applied).some(Boolean);
-
-  let list;
-  if (error && !data) list = <ErrorState error={error} retry={reload} />;
-  else if (!data) list = <Loading what="the audit log" />;
-  else if (data.items.length === 0) {
-    list = (
-      <EmptyState title={filtered ? "No entries match these filters" : "The audit log is empty"}>
-        {filtered ? (
-          <button type="button" onClick={clear}>
-            Clear filters
-          </button>
-        ) : (
-          <p>Sign-ins, deployments, key and member changes are recorded here.</p>
-        )}
-      </EmptyState>
-    );
-  } else {
-    list = (
-      <div className="st-scroll">
-        <table className="st-table" aria-busy={loading}>
-          <caption className="sr-only">Audit log, newest first</caption>
-          <thead>
-            <tr>
-              <th scope="col">Time</th>
-              <th scope="col">Actor</th>
-              <th scope="col">Action</th>
-              <th scope="col">Target</th>
-              <th scope="col">Outcome</th>
-              <th scope="col">Source IP</th>
-              <th scope="col">Details</th>
-            </tr>
-          </thead>
-          <tbody>
-            {data.items.map((entry) => (
-              <EntryRow key={entry.id} entry={entry} />
-            ))}
-          </tbody>
-        </table>
-      </div>
-    );
-  }
 
   return (
     <div className="st-panel">
@@ -223,18 +182,32 @@ export default function AuditLog() {
           </p>
         ) : null}
       </form>
-      {error && data ? <ErrorState error={error} retry={reload} /> : null}
-      {list}
-      {data && (pages.page > 1 || data.next_cursor) ? (
-        <Pager
-          page={pages.page}
-          hasNext={data.next_cursor !== null}
-          onFirst={pages.first}
-          onNext={() => {
-            pages.next(data.next_cursor);
-          }}
-        />
-      ) : null}
+      <PagedTable
+        load={list}
+        pages={pages}
+        what="the audit log"
+        staleError
+        empty={
+          <EmptyState
+            title={filtered ? "No entries match these filters" : "The audit log is empty"}
+          >
+            {filtered ? (
+              <button type="button" onClick={clear}>
+                Clear filters
+              </button>
+            ) : (
+              <p>Sign-ins, deployments, key and member changes are recorded here.</p>
+            )}
+          </EmptyState>
+        }
+        scrollClassName="st-scroll"
+        className="st-table"
+        busy={list.loading}
+        caption="Audit log, newest first"
+        columns={["Time", "Actor", "Action", "Target", "Outcome", "Source IP", "Details"]}
+        rowKey={(entry) => entry.id}
+        row={(entry) => <EntryRow entry={entry} />}
+      />
     </div>
   );
 }

@@ -7,10 +7,11 @@ import type { Member, Role } from "../../api/settings";
 import { useSession } from "../../app/session";
 import { ConfirmDialog } from "../../components/Confirm";
 import { useNotify } from "../../components/Notice";
-import { Pager } from "../../components/Pager";
-import { EmptyState, ErrorState, Loading } from "../../components/States";
+import { ACTIONS, PagedTable } from "../../components/PagedTable";
+import { EmptyState } from "../../components/States";
 import { useNow } from "../../lib/agentsTime";
 import { useAsync } from "../../lib/useAsync";
+import { useConfirmedAction } from "../../lib/useConfirmedAction";
 import { useCursorPages } from "../../lib/useCursorPages";
 import { errorText, roleRank, rolesUpTo } from "./logic";
 import { NeedRole, When } from "./shared";
@@ -127,15 +128,28 @@ export default function Members() {
   useEffect(() => {
     first();
   }, [workspaceId, first]);
-  const { data, error, loading, reload } = useAsync(
+  const list = useAsync(
     () =>
       workspaceId && canRead
         ? listMembers(workspaceId, pages.cursor)
         : Promise.resolve({ items: [], next_cursor: null }),
     [workspaceId, canRead, pages.cursor],
   );
-  const [pending, setPending] = useState<string | null>(null);
-  const [toRemove, setToRemove] = useState<Member | null>(null);
+  const { loading, reload } = list;
+  // The workspace travels with the subject: it is known to be set where a row offers an action.
+  const roleChange = useConfirmedAction<{ workspaceId: string; member: Member; role: Role }>({
+    run: ({ workspaceId: ws, member, role }) => setMemberRole(ws, member.user_id, role),
+    done: ({ member, role }) => `${member.email} is now ${role}.`,
+    failed: ({ member }, why) => `Could not change the role of ${member.email}: ${why}`,
+    reload,
+  });
+  const removal = useConfirmedAction<{ workspaceId: string; member: Member }>({
+    run: ({ workspaceId: ws, member }) => removeMember(ws, member.user_id),
+    done: ({ member }) => `${member.email} was removed from the workspace.`,
+    failed: ({ member }, why) => `Could not remove ${member.email}: ${why}`,
+    reload,
+  });
+  const pending = roleChange.busy?.member.user_id ?? removal.busy?.member.user_id ?? null;
   if (!canRead) return <NeedRole permission="members:read" doing="see the members" />;
 
   const myRank = roleRank(me?.role);
@@ -157,109 +171,6 @@ export default function Members() {
       return false;
     }
   };
-  const changeRole = async (member: Member, role: Role) => {
-    if (!workspaceId || role === member.role) return;
-    setPending(member.user_id);
-    try {
-      await setMemberRole(workspaceId, member.user_id, role);
-      notify("ok", `${member.email} is now ${role}.`);
-    } catch (reason) {
-      notify("error", `Could not change the role of ${member.email}: ${errorText(reason)}`);
-    } finally {
-      setPending(null);
-      reload();
-    }
-  };
-  const remove = async () => {
-    const member = toRemove;
-    setToRemove(null);
-    if (!member || !workspaceId) return;
-    setPending(member.user_id);
-    try {
-      await removeMember(workspaceId, member.user_id);
-      notify("ok", `${member.email} was removed from the workspace.`);
-    } catch (reason) {
-      notify("error", `Could not remove ${member.email}: ${errorText(reason)}`);
-    } finally {
-      setPending(null);
-      reload();
-    }
-  };
-
-  let list;
-  if (error && !data) list = <ErrorState error={error} retry={reload} />;
-  else if (!data) list = <Loading what="members" />;
-  else if (data.items.length === 0 && pages.page === 1)
-    list = <EmptyState title="This workspace has no members" />;
-  else {
-    list = (
-      <table className="st-table" aria-busy={loading}>
-        <caption className="sr-only">Members of this workspace</caption>
-        <thead>
-          <tr>
-            <th scope="col">Member</th>
-            <th scope="col">Role</th>
-            <th scope="col">Member since</th>
-            <th scope="col">
-              <span className="sr-only">Actions</span>
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {data.items.map((member) => {
-            const self = member.user_id === me?.user.id;
-            // The server lets no one manage a member who outranks them, nor grant a higher role.
-            const manageable = canWrite && !self && roleRank(member.role) <= myRank;
-            const label = member.name || member.email;
-            return (
-              <tr key={member.user_id} data-testid={`member-${member.user_id}`}>
-                <th scope="row">
-                  <span className="st-strong">{label}</span>
-                  {self ? <span className="muted"> (you)</span> : null}
-                  {member.name ? <div className="muted">{member.email}</div> : null}
-                </th>
-                <td>
-                  {manageable ? (
-                    <select
-                      aria-label={`Role of ${member.email}`}
-                      value={member.role}
-                      disabled={pending === member.user_id}
-                      onChange={(e) => void changeRole(member, e.target.value as Role)}
-                    >
-                      {grantable.map((r) => (
-                        <option key={r} value={r}>
-                          {r}
-                        </option>
-                      ))}
-                    </select>
-                  ) : (
-                    <span className="st-role">{member.role}</span>
-                  )}
-                </td>
-                <td>
-                  <When iso={member.created_at} now={now} />
-                </td>
-                <td>
-                  {manageable ? (
-                    <button
-                      type="button"
-                      disabled={pending === member.user_id}
-                      aria-label={`Remove ${member.email}`}
-                      onClick={() => {
-                        setToRemove(member);
-                      }}
-                    >
-                      Remove
-                    </button>
-                  ) : null}
-                </td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
-    );
-  }
 
   return (
     <div className="st-panel">
@@ -268,26 +179,77 @@ export default function Members() {
       ) : (
         <NeedRole permission="members:write" doing="add members or change roles" />
       )}
-      {list}
-      {data && (pages.page > 1 || data.next_cursor) ? (
-        <Pager
-          page={pages.page}
-          hasNext={data.next_cursor !== null}
-          onFirst={pages.first}
-          onNext={() => {
-            pages.next(data.next_cursor);
-          }}
-        />
-      ) : null}
+      <PagedTable
+        load={list}
+        pages={pages}
+        what="members"
+        empty={pages.page === 1 ? <EmptyState title="This workspace has no members" /> : undefined}
+        className="st-table"
+        busy={loading}
+        caption="Members of this workspace"
+        columns={["Member", "Role", "Member since", ACTIONS]}
+        rowKey={(member) => member.user_id}
+        row={(member) => {
+          const self = member.user_id === me?.user.id;
+          // The server lets no one manage a member who outranks them, nor grant a higher role.
+          const manageable = canWrite && !self && roleRank(member.role) <= myRank;
+          const label = member.name || member.email;
+          return (
+            <tr data-testid={`member-${member.user_id}`}>
+              <th scope="row">
+                <span className="st-strong">{label}</span>
+                {self ? <span className="muted"> (you)</span> : null}
+                {member.name ? <div className="muted">{member.email}</div> : null}
+              </th>
+              <td>
+                {manageable ? (
+                  <select
+                    aria-label={`Role of ${member.email}`}
+                    value={member.role}
+                    disabled={pending === member.user_id}
+                    onChange={(e) => {
+                      const role = e.target.value as Role;
+                      if (workspaceId && role !== member.role) {
+                        void roleChange.run({ workspaceId, member, role });
+                      }
+                    }}
+                  >
+                    {grantable.map((r) => (
+                      <option key={r} value={r}>
+                        {r}
+                      </option>
+                    ))}
+                  </select>
+                ) : (
+                  <span className="st-role">{member.role}</span>
+                )}
+              </td>
+              <td>
+                <When iso={member.created_at} now={now} />
+              </td>
+              <td>
+                {manageable ? (
+                  <button
+                    type="button"
+                    disabled={pending === member.user_id}
+                    aria-label={`Remove ${member.email}`}
+                    onClick={() => {
+                      if (workspaceId) removal.ask({ workspaceId, member });
+                    }}
+                  >
+                    Remove
+                  </button>
+                ) : null}
+              </td>
+            </tr>
+          );
+        }}
+      />
       <ConfirmDialog
-        open={toRemove !== null}
-        title={`Remove ${toRemove?.email ?? "member"}?`}
+        {...removal.dialog}
+        title={`Remove ${removal.asked?.member.email ?? "member"}?`}
         confirmLabel="Remove"
         danger
-        onConfirm={() => void remove()}
-        onCancel={() => {
-          setToRemove(null);
-        }}
       >
         <p>
           They lose access to this workspace at once. Their account stays; you can add them again

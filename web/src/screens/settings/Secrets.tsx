@@ -11,10 +11,11 @@ import type { Secret } from "../../api/settings";
 import { useSession } from "../../app/session";
 import { ConfirmDialog } from "../../components/Confirm";
 import { useNotify } from "../../components/Notice";
-import { Pager } from "../../components/Pager";
-import { EmptyState, ErrorState, Loading } from "../../components/States";
+import { ACTIONS, PagedTable } from "../../components/PagedTable";
+import { EmptyState } from "../../components/States";
 import { useNow } from "../../lib/agentsTime";
 import { useAsync } from "../../lib/useAsync";
+import { useConfirmedAction } from "../../lib/useConfirmedAction";
 import { useCursorPages } from "../../lib/useCursorPages";
 import { SECRET_NAME_PATTERN, errorText, secretNameError } from "./logic";
 import { NeedRole, When } from "./shared";
@@ -149,13 +150,26 @@ export default function Secrets() {
   const canRead = can("secrets:read");
   const canWrite = can("secrets:write");
   const pages = useCursorPages();
-  const { data, error, loading, reload } = useAsync(
+  const list = useAsync(
     () => (canRead ? listSecrets(pages.cursor) : Promise.resolve({ items: [], next_cursor: null })),
     [canRead, pages.cursor],
   );
+  const { loading, reload } = list;
   const [toUpdate, setToUpdate] = useState<Secret | null>(null);
-  const [toDelete, setToDelete] = useState<Secret | null>(null);
-  const [pending, setPending] = useState<string | null>(null);
+  // The new value's own dialog asks first; this runs the update once it is saved.
+  const update = useConfirmedAction<{ secret: Secret; value: string }>({
+    run: ({ secret, value }) => updateSecret(secret.name, value),
+    done: ({ secret }) => `Secret ${secret.name} updated.`,
+    failed: ({ secret }, why) => `Could not update ${secret.name}: ${why}`,
+    reload,
+  });
+  const removal = useConfirmedAction<Secret>({
+    run: (secret) => deleteSecret(secret.name),
+    done: (secret) => `Secret ${secret.name} deleted.`,
+    failed: (secret, why) => `Could not delete ${secret.name}: ${why}`,
+    reload,
+  });
+  const pending = update.busy?.secret.name ?? removal.busy?.name ?? null;
   if (!canRead) return <NeedRole permission="secrets:read" doing="see the secrets" />;
 
   const add = async (name: string, value: string): Promise<boolean> => {
@@ -169,97 +183,6 @@ export default function Secrets() {
       return false;
     }
   };
-  const act = async (
-    secret: Secret,
-    what: () => Promise<unknown>,
-    done: string,
-    failed: string,
-  ) => {
-    setPending(secret.name);
-    try {
-      await what();
-      notify("ok", done);
-    } catch (reason) {
-      notify("error", `${failed}: ${errorText(reason)}`);
-    } finally {
-      setPending(null);
-      reload();
-    }
-  };
-
-  let list;
-  if (error && !data) list = <ErrorState error={error} retry={reload} />;
-  else if (!data) list = <Loading what="secrets" />;
-  else if (data.items.length === 0 && pages.page === 1) {
-    list = (
-      <EmptyState title="No secrets yet">
-        <p>Secrets hold credentials that workflow steps use without them appearing in specs.</p>
-      </EmptyState>
-    );
-  } else {
-    list = (
-      <table className="st-table" aria-busy={loading}>
-        <caption className="sr-only">Secrets (names only; values are never shown)</caption>
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Created</th>
-            <th scope="col">Updated</th>
-            <th scope="col">Last used</th>
-            <th scope="col">
-              <span className="sr-only">Actions</span>
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {data.items.map((secret) => (
-            <tr key={secret.name} data-testid={`secret-${secret.name}`}>
-              <th scope="row" id={`secret-name-${secret.name}`}>
-                <code>{secret.name}</code>
-              </th>
-              <td>
-                <When iso={secret.created_at} now={now} />
-              </td>
-              <td>
-                <When iso={secret.updated_at} now={now} />
-              </td>
-              <td>
-                <When iso={secret.last_used_at} now={now} none="never" />
-              </td>
-              <td>
-                <div className="st-actions">
-                  {canWrite ? (
-                    <>
-                      <button
-                        type="button"
-                        disabled={pending === secret.name}
-                        aria-describedby={`secret-name-${secret.name}`}
-                        onClick={() => {
-                          setToUpdate(secret);
-                        }}
-                      >
-                        Update value
-                      </button>
-                      <button
-                        type="button"
-                        disabled={pending === secret.name}
-                        aria-describedby={`secret-name-${secret.name}`}
-                        onClick={() => {
-                          setToDelete(secret);
-                        }}
-                      >
-                        Delete
-                      </button>
-                    </>
-                  ) : null}
-                </div>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    );
-  }
 
   return (
     <div className="st-panel">
@@ -268,17 +191,69 @@ export default function Secrets() {
       ) : (
         <NeedRole permission="secrets:write" doing="add, change or delete secrets" />
       )}
-      {list}
-      {data && (pages.page > 1 || data.next_cursor) ? (
-        <Pager
-          page={pages.page}
-          hasNext={data.next_cursor !== null}
-          onFirst={pages.first}
-          onNext={() => {
-            pages.next(data.next_cursor);
-          }}
-        />
-      ) : null}
+      <PagedTable
+        load={list}
+        pages={pages}
+        what="secrets"
+        empty={
+          pages.page === 1 ? (
+            <EmptyState title="No secrets yet">
+              <p>
+                Secrets hold credentials that workflow steps use without them appearing in specs.
+              </p>
+            </EmptyState>
+          ) : undefined
+        }
+        className="st-table"
+        busy={loading}
+        caption="Secrets (names only; values are never shown)"
+        columns={["Name", "Created", "Updated", "Last used", ACTIONS]}
+        rowKey={(secret) => secret.name}
+        row={(secret) => (
+          <tr data-testid={`secret-${secret.name}`}>
+            <th scope="row" id={`secret-name-${secret.name}`}>
+              <code>{secret.name}</code>
+            </th>
+            <td>
+              <When iso={secret.created_at} now={now} />
+            </td>
+            <td>
+              <When iso={secret.updated_at} now={now} />
+            </td>
+            <td>
+              <When iso={secret.last_used_at} now={now} none="never" />
+            </td>
+            <td>
+              <div className="st-actions">
+                {canWrite ? (
+                  <>
+                    <button
+                      type="button"
+                      disabled={pending === secret.name}
+                      aria-describedby={`secret-name-${secret.name}`}
+                      onClick={() => {
+                        setToUpdate(secret);
+                      }}
+                    >
+                      Update value
+                    </button>
+                    <button
+                      type="button"
+                      disabled={pending === secret.name}
+                      aria-describedby={`secret-name-${secret.name}`}
+                      onClick={() => {
+                        removal.ask(secret);
+                      }}
+                    >
+                      Delete
+                    </button>
+                  </>
+                ) : null}
+              </div>
+            </td>
+          </tr>
+        )}
+      />
       <NewValueDialog
         secret={toUpdate}
         onCancel={() => {
@@ -287,36 +262,14 @@ export default function Secrets() {
         onSave={(value) => {
           const secret = toUpdate;
           setToUpdate(null);
-          if (secret) {
-            void act(
-              secret,
-              () => updateSecret(secret.name, value),
-              `Secret ${secret.name} updated.`,
-              `Could not update ${secret.name}`,
-            );
-          }
+          if (secret) void update.run({ secret, value });
         }}
       />
       <ConfirmDialog
-        open={toDelete !== null}
-        title={`Delete ${toDelete?.name ?? "secret"}?`}
+        {...removal.dialog}
+        title={`Delete ${removal.asked?.name ?? "secret"}?`}
         confirmLabel="Delete"
         danger
-        onConfirm={() => {
-          const secret = toDelete;
-          setToDelete(null);
-          if (secret) {
-            void act(
-              secret,
-              () => deleteSecret(secret.name),
-              `Secret ${secret.name} deleted.`,
-              `Could not delete ${secret.name}`,
-            );
-          }
-        }}
-        onCancel={() => {
-          setToDelete(null);
-        }}
       >
         <p>
           The value is gone for good. Steps that need this secret, including ones already queued,

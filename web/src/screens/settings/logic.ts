@@ -74,7 +74,5 @@ export function parseGraceHours(text: string): number | null | "invalid" {
   return hours;
 }
 
-/** The message of whatever a failed call threw. */
-export function errorText(reason: unknown): string {
-  return reason instanceof Error ? reason.message : String(reason);
-}
+/** The message of whatever a failed call threw (shared with the other screens' notices). */
+export { errorText } from "../../lib/errorText";

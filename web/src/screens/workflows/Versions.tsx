@@ -10,8 +10,8 @@ import { Link, useParams } from "react-router";
 
 import { getWorkflow, listVersions } from "../../api/workflows";
 import type { SpecDocument, WorkflowVersion } from "../../api/workflows";
-import { Pager } from "../../components/Pager";
-import { EmptyState, ErrorState, Loading } from "../../components/States";
+import { PagedTable } from "../../components/PagedTable";
+import { EmptyState } from "../../components/States";
 import { diffCounts, diffSpecs } from "../../lib/specDiff";
 import { useAsync } from "../../lib/useAsync";
 import { useCursorPages } from "../../lib/useCursorPages";
@@ -106,42 +106,6 @@ export default function Versions() {
     key === DRAFT ? workflow.data?.spec : items.find((v) => String(v.number) === key)?.spec;
   const labelOf = (key: string) => (key === DRAFT ? "Draft" : `Version ${key}`);
 
-  let body;
-  if (versions.error && !versions.data)
-    body = <ErrorState error={versions.error} retry={versions.reload} />;
-  else if (!versions.data) body = <Loading what="versions" />;
-  else if (items.length === 0 && pages.page === 1) {
-    body = (
-      <EmptyState title="Not deployed yet">
-        Only the draft exists. Deploy it from the{" "}
-        <Link to={`/workflows/${encodeURIComponent(ref)}`}>builder</Link> to create version 1.
-      </EmptyState>
-    );
-  } else {
-    body = (
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">Version</th>
-            <th scope="col">Deployed at</th>
-            <th scope="col">Nodes</th>
-          </tr>
-        </thead>
-        <tbody>
-          {items.map((v: WorkflowVersion) => (
-            <tr key={v.id}>
-              <td>v{v.number}</td>
-              <td>
-                <time dateTime={v.created_at}>{when(v.created_at)}</time>
-              </td>
-              <td>{nodeCount(v.spec)}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    );
-  }
-
   const options = [
     ...items.map((v) => ({ key: String(v.number), label: `Version ${v.number}` })),
     ...(workflow.data ? [{ key: DRAFT, label: "Draft (current)" }] : []),
@@ -154,17 +118,30 @@ export default function Versions() {
         <h1 id="versions-title">Versions of {name}</h1>
         <Link to={`/workflows/${encodeURIComponent(ref)}`}>Open in builder</Link>
       </div>
-      {body}
-      {versions.data && (pages.page > 1 || versions.data.next_cursor) ? (
-        <Pager
-          page={pages.page}
-          hasNext={versions.data.next_cursor !== null}
-          onFirst={pages.first}
-          onNext={() => {
-            pages.next(versions.data?.next_cursor ?? null);
-          }}
-        />
-      ) : null}
+      <PagedTable
+        load={versions}
+        pages={pages}
+        what="versions"
+        empty={
+          pages.page === 1 ? (
+            <EmptyState title="Not deployed yet">
+              Only the draft exists. Deploy it from the{" "}
+              <Link to={`/workflows/${encodeURIComponent(ref)}`}>builder</Link> to create version 1.
+            </EmptyState>
+          ) : undefined
+        }
+        columns={["Version", "Deployed at", "Nodes"]}
+        rowKey={(v) => v.id}
+        row={(v: WorkflowVersion) => (
+          <tr>
+            <td>v{v.number}</td>
+            <td>
+              <time dateTime={v.created_at}>{when(v.created_at)}</time>
+            </td>
+            <td>{nodeCount(v.spec)}</td>
+          </tr>
+        )}
+      />
       {options.length >= 2 ? (
         <form
           className="wf-compare"

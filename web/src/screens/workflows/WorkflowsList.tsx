@@ -13,8 +13,8 @@ import type { WorkflowSummary } from "../../api/workflows";
 import { useSession } from "../../app/session";
 import type { BuilderState } from "../../builder/Builder";
 import { useNotify } from "../../components/Notice";
-import { Pager } from "../../components/Pager";
-import { EmptyState, ErrorState, Loading } from "../../components/States";
+import { PagedTable } from "../../components/PagedTable";
+import { EmptyState } from "../../components/States";
 import { readSpecFile } from "../../lib/specIo";
 import { useAsync } from "../../lib/useAsync";
 import { useCursorPages } from "../../lib/useCursorPages";
@@ -64,7 +64,7 @@ export default function WorkflowsList() {
   const [typed, setTyped] = useState(search);
   const pages = useCursorPages();
   const fileRef = useRef<HTMLInputElement>(null);
-  const { data, error, reload } = useAsync(
+  const list = useAsync(
     () => listWorkflows({ cursor: pages.cursor, search }),
     [pages.cursor, search],
   );
@@ -98,59 +98,6 @@ export default function WorkflowsList() {
       );
     }
   };
-
-  let body;
-  if (error && !data) body = <ErrorState error={error} retry={reload} />;
-  else if (!data) body = <Loading what="workflows" />;
-  else if (data.items.length === 0 && search) {
-    body = (
-      <EmptyState title={`No workflow name contains “${search}”`}>
-        <button
-          type="button"
-          onClick={() => {
-            setTyped("");
-          }}
-        >
-          Clear the search
-        </button>
-      </EmptyState>
-    );
-  } else if (data.items.length === 0 && pages.page === 1) {
-    body = (
-      <EmptyState title="No workflows yet">
-        {editable
-          ? "Create one with “New workflow”, or import a YAML or JSON spec file."
-          : "Someone with the editor role can create one; ask them, or check another workspace."}
-      </EmptyState>
-    );
-  } else if (data.items.length === 0) {
-    body = <EmptyState title="No more workflows on this page" />;
-  } else {
-    body = (
-      <table>
-        <caption className="wf-sr-caption">
-          Workflows{search ? ` whose name contains “${search}”` : ""}, by name
-        </caption>
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Description</th>
-            <th scope="col">Latest version</th>
-            <th scope="col">Nodes</th>
-            <th scope="col">Updated</th>
-            <th scope="col">
-              <span className="muted">History</span>
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {data.items.map((w) => (
-            <Row key={w.id} workflow={w} />
-          ))}
-        </tbody>
-      </table>
-    );
-  }
 
   return (
     <section aria-labelledby="workflows-title">
@@ -196,17 +143,45 @@ export default function WorkflowsList() {
           </>
         ) : null}
       </div>
-      {body}
-      {data && (pages.page > 1 || data.next_cursor) ? (
-        <Pager
-          page={pages.page}
-          hasNext={data.next_cursor !== null}
-          onFirst={pages.first}
-          onNext={() => {
-            pages.next(data.next_cursor);
-          }}
-        />
-      ) : null}
+      <PagedTable
+        load={list}
+        pages={pages}
+        what="workflows"
+        empty={
+          search ? (
+            <EmptyState title={`No workflow name contains “${search}”`}>
+              <button
+                type="button"
+                onClick={() => {
+                  setTyped("");
+                }}
+              >
+                Clear the search
+              </button>
+            </EmptyState>
+          ) : pages.page === 1 ? (
+            <EmptyState title="No workflows yet">
+              {editable
+                ? "Create one with “New workflow”, or import a YAML or JSON spec file."
+                : "Someone with the editor role can create one; ask them, or check another workspace."}
+            </EmptyState>
+          ) : (
+            <EmptyState title="No more workflows on this page" />
+          )
+        }
+        caption={<>Workflows{search ? ` whose name contains “${search}”` : ""}, by name</>}
+        captionClassName="wf-sr-caption"
+        columns={[
+          "Name",
+          "Description",
+          "Latest version",
+          "Nodes",
+          "Updated",
+          <span className="muted">History</span>,
+        ]}
+        rowKey={(w) => w.id}
+        row={(w) => <Row workflow={w} />}
+      />
     </section>
   );
 }
