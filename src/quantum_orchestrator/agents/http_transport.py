@@ -16,6 +16,7 @@ from quantum_orchestrator.domain.agent_protocol import (
     ResultsAnswer,
     Task,
 )
+from quantum_orchestrator.domain.step_logs import LogLine
 
 API_PREFIX = "/api/v1/agent"
 _EXCERPT_CHARS = 300
@@ -96,6 +97,13 @@ class HttpTransport:
         await self._post(
             self._agent_path(agent_id, "progress"),
             {"step_id": step_id, "attempt": attempt, "data": data},
+        )
+
+    async def logs(self, agent_id: str, step_id: str, attempt: int, lines: list[LogLine]) -> None:
+        """``POST /api/v1/agent/{id}/logs``."""
+        await self._post(
+            self._agent_path(agent_id, "logs"),
+            {"step_id": step_id, "attempt": attempt, "lines": lines},
         )
 
     async def deregister(self, agent_id: str) -> None:

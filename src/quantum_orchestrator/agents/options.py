@@ -20,6 +20,9 @@ class RuntimeOptions:
     """How long a result waits for others to share its report call, in seconds."""
     drain_grace: float = 30.0
     """How long a shutdown lets running attempts finish before cancelling them, in seconds."""
+    log_flush_interval: float = 1.0
+    """How often the lines running attempts logged are sent, in seconds (the rest go with the
+    result)."""
     final_flush_timeout: float = 10.0
     """How long a shutdown keeps trying to report the last results, in seconds."""
     max_output_bytes: int = 1024 * 1024
@@ -41,6 +44,8 @@ class RuntimeOptions:
             raise ValueError("result_batch_size must be at least 1")
         if self.max_output_bytes < 1:
             raise ValueError("max_output_bytes must be at least 1")
+        if self.log_flush_interval <= 0:
+            raise ValueError("log_flush_interval must be positive")
         for name in ("claim_wait", "result_flush_delay", "drain_grace", "final_flush_timeout"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")

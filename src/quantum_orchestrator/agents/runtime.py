@@ -23,7 +23,7 @@ from typing import Any
 
 from quantum_orchestrator.__about__ import __version__
 from quantum_orchestrator.agents.context import StepContext
-from quantum_orchestrator.agents.errors import AgentUnknownError
+from quantum_orchestrator.agents.errors import AgentUnknownError, TransportError
 from quantum_orchestrator.agents.handler import Handler
 from quantum_orchestrator.agents.options import Backoff, RuntimeOptions
 from quantum_orchestrator.agents.resources import NodeResources
@@ -322,6 +322,7 @@ class AgentRuntime:
             asyncio.create_task(self._heartbeat_loop(), name="qo-agent-heartbeat"),
             asyncio.create_task(self._claim_loop(), name="qo-agent-claim"),
             asyncio.create_task(self._flush_loop(), name="qo-agent-results"),
+            asyncio.create_task(self._logs_loop(), name="qo-agent-logs"),
         }
         stop = asyncio.create_task(self._stop_requested.wait())
         crashed: BaseException | None = None
@@ -349,9 +350,10 @@ class AgentRuntime:
         claimer.cancel()
         await asyncio.gather(claimer, return_exceptions=True)
         await self._wait_for_inflight()
-        heartbeat = loops["qo-agent-heartbeat"]
+        heartbeat, sender = loops["qo-agent-heartbeat"], loops["qo-agent-logs"]
         heartbeat.cancel()
-        await asyncio.gather(heartbeat, return_exceptions=True)
+        sender.cancel()
+        await asyncio.gather(heartbeat, sender, return_exceptions=True)
         self._flush_closing = True
         self._results_ready.set()
         flusher = loops["qo-agent-results"]
@@ -436,6 +438,30 @@ class AgentRuntime:
                     self._cancel_attempt(
                         attempt, _error("cancelled", "cancelled by the server", retryable=False)
                     )
+
+    async def _logs_loop(self) -> None:
+        """Send what running attempts logged, every ``log_flush_interval``: the step panel
+        shows a long step's lines while it runs. Best effort: a failed send is retried with
+        the next lines (or goes with the result); the step never fails for it."""
+        while True:
+            await asyncio.sleep(self._options.log_flush_interval)
+            agent_id = self._agent_id
+            if agent_id is None:
+                continue
+            for attempt in list(self._inflight.values()):
+                if attempt.runner.done() or not attempt.log.pending:
+                    continue
+                lines = attempt.log.take()
+                task = attempt.task
+                try:
+                    await self._transport.logs(agent_id, task["step_id"], task["attempt"], lines)
+                except TransportError as exc:
+                    if exc.retryable and not attempt.runner.done():
+                        attempt.log.give_back(lines)
+                    else:
+                        logger.debug("log lines dropped: %s", exc.message)
+                except Exception as exc:  # noqa: BLE001 - logs never stop the agent
+                    logger.debug("log lines dropped: %s: %s", type(exc).__name__, exc)
 
     async def _claim_loop(self) -> None:
         backoff = Backoff(self._options)

@@ -63,6 +63,7 @@ class StepLogger(logging.LoggerAdapter[logging.Logger]):
         self._secrets = list(secrets)
         self._max_lines = max_lines
         self._lines: list[LogLine] = []
+        self._kept = 0
         self._dropped = 0
 
     def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
@@ -90,20 +91,35 @@ class StepLogger(logging.LoggerAdapter[logging.Logger]):
         self.logger.log(level, text, **fields)
 
     def _keep(self, level: int, text: str) -> None:
-        if len(self._lines) >= self._max_lines:
+        # The limit counts every line of the attempt, sent or not.
+        if self._kept >= self._max_lines:
             self._dropped += 1
             return
+        self._kept += 1
         self._lines.append(
             LogLine(at=_now(), level=_level_name(level), message=clean_message(text))
         )
 
+    @property
+    def pending(self) -> bool:
+        """True when lines wait to be sent."""
+        return bool(self._lines)
+
+    def take(self) -> list[LogLine]:
+        """The lines kept since the last take, for sending while the attempt runs."""
+        lines, self._lines = self._lines, []
+        return lines
+
+    def give_back(self, lines: list[LogLine]) -> None:
+        """Lines whose sending failed, to go out with the next ones (order kept)."""
+        self._lines = [*lines, *self._lines]
+
     def drain(self) -> list[LogLine]:
-        """The lines kept so far (and one saying how many were dropped); the buffer empties."""
-        lines = self._lines
+        """The attempt's last lines (and one saying how many were dropped), for its result."""
+        lines = self.take()
         if self._dropped:
-            lines.append(dropped_line(self._dropped, _now()))
-        self._lines = []
-        self._dropped = 0
+            lines.append(dropped_line(self._dropped, _now(), self._max_lines))
+            self._dropped = 0
         return lines
 
 

@@ -16,6 +16,7 @@ from quantum_orchestrator.domain.agent_protocol import (
     ResultsAnswer,
     Task,
 )
+from quantum_orchestrator.domain.step_logs import LogLine
 
 
 class AgentTransport(Protocol):
@@ -41,6 +42,10 @@ class AgentTransport(Protocol):
         self, agent_id: str, step_id: str, attempt: int, data: dict[str, Any]
     ) -> None:
         """Send partial output (a ``step.progress`` event) of an attempt the agent holds."""
+        ...
+
+    async def logs(self, agent_id: str, step_id: str, attempt: int, lines: list[LogLine]) -> None:
+        """Send lines a running attempt logged so far (the rest go with its result)."""
         ...
 
     async def deregister(self, agent_id: str) -> None:

@@ -11,6 +11,7 @@ from quantum_orchestrator.api.routing import JsonRoute
 from quantum_orchestrator.api.schemas import (
     ClaimBody,
     HeartbeatBody,
+    LogsBody,
     ProgressBody,
     RegistrationBody,
     ResultsBody,
@@ -23,6 +24,7 @@ from quantum_orchestrator.domain.agent_protocol import (
     ResultsAnswer,
 )
 from quantum_orchestrator.domain.auth import PermissionDeniedError
+from quantum_orchestrator.domain.step_logs import LogLine
 
 router = APIRouter(prefix="/api/v1/agent", tags=["agent protocol"], route_class=JsonRoute)
 
@@ -91,6 +93,22 @@ async def progress(
         step_id=body.step_id,
         attempt=body.attempt,
         data=body.data,
+        workspace_id=principal.workspace_id,
+        pool=principal.pool,
+    )
+    return Response(status_code=204)
+
+
+@router.post("/{agent_id}/logs", status_code=204)
+async def logs(
+    agent_id: str, body: LogsBody, engine: EngineDep, principal: AgentProtocol
+) -> Response:
+    """Lines a running attempt logged so far (a ``step.logs`` event tells watchers)."""
+    await engine.agents.append_logs(
+        agent_id=agent_id,
+        step_id=body.step_id,
+        attempt=body.attempt,
+        lines=[cast(LogLine, line.model_dump()) for line in body.lines],
         workspace_id=principal.workspace_id,
         pool=principal.pool,
     )

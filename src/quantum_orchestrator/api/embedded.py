@@ -23,6 +23,7 @@ from quantum_orchestrator.domain.agent_protocol import (
     ResultsAnswer,
     Task,
 )
+from quantum_orchestrator.domain.step_logs import LogLine
 from quantum_orchestrator.engine.agents import AgentUnknownError
 from quantum_orchestrator.engine.engine import Engine
 from quantum_orchestrator.settings import AgentPoolSettings
@@ -73,6 +74,15 @@ class LocalTransport:
         try:
             await self._engine.agents.progress(
                 agent_id=agent_id, step_id=step_id, attempt=attempt, data=data
+            )
+        except AgentUnknownError as exc:
+            raise TransportAgentUnknownError(exc.message) from exc
+
+    async def logs(self, agent_id: str, step_id: str, attempt: int, lines: list[LogLine]) -> None:
+        """Store lines of a running attempt."""
+        try:
+            await self._engine.agents.append_logs(
+                agent_id=agent_id, step_id=step_id, attempt=attempt, lines=lines
             )
         except AgentUnknownError as exc:
             raise TransportAgentUnknownError(exc.message) from exc

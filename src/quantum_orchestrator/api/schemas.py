@@ -108,6 +108,14 @@ class ResultsBody(Strict):
     results: list[ResultBody] = Field(max_length=1000)
 
 
+class LogsBody(Strict):
+    """``POST /api/v1/agent/{id}/logs``: lines an attempt the agent holds logged so far."""
+
+    step_id: str = Field(max_length=64)
+    attempt: int = Field(ge=1, le=MAX_INT32)
+    lines: list[LogLineBody] = Field(min_length=1, max_length=MAX_LINES_PER_ATTEMPT + 1)
+
+
 class ProgressBody(Strict):
     """``POST /api/v1/agent/{id}/progress``: partial output of an attempt the agent holds."""
 

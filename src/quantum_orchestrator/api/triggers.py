@@ -15,7 +15,8 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import Field
 
 from quantum_orchestrator.api.audit_trail import audit
-from quantum_orchestrator.api.deps import EngineDep, WorkflowsRead, WorkflowsWrite
+from quantum_orchestrator.api.deps import EngineDep, SettingsDep, WorkflowsRead, WorkflowsWrite
+from quantum_orchestrator.api.paging import page_limit
 from quantum_orchestrator.api.routing import JsonRoute
 from quantum_orchestrator.api.schemas import Strict
 from quantum_orchestrator.domain.auth import Principal
@@ -29,6 +30,7 @@ from quantum_orchestrator.domain.triggers import (
     TriggerState,
 )
 from quantum_orchestrator.engine.engine import Engine
+from quantum_orchestrator.settings import Settings
 
 router = APIRouter(prefix="/api/v1", tags=["triggers"], route_class=JsonRoute)
 
@@ -125,22 +127,56 @@ async def create_trigger(
     return trigger_out(row, secret=secret)
 
 
+KindQuery = Annotated[TriggerKind | None, Query()]
+LimitQuery = Annotated[int, Query(ge=1, le=10_000)]
+CursorQuery = Annotated[str | None, Query(max_length=500)]
+
+
 @router.get("/workflows/{ref}/triggers")
-async def list_workflow_triggers(ref: str, engine: EngineDep, principal: WorkflowsRead) -> Row:
-    """A workflow's triggers."""
-    rows = await engine.triggers.list_for(workspace_id=principal.workspace_id, ref=ref)
-    return {"items": [trigger_out(row) for row in rows]}
+async def list_workflow_triggers(
+    ref: str,
+    engine: EngineDep,
+    principal: WorkflowsRead,
+    settings: SettingsDep,
+    kind: KindQuery = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> Row:
+    """A workflow's triggers, oldest first (paginated)."""
+    return await _page(engine, principal, settings, kind, limit, cursor, ref=ref)
 
 
 @router.get("/triggers")
 async def list_triggers(
     engine: EngineDep,
     principal: WorkflowsRead,
-    kind: Annotated[Literal["schedule", "webhook", "run_completion"] | None, Query()] = None,
+    settings: SettingsDep,
+    kind: KindQuery = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
 ) -> Row:
-    """Every trigger of the workspace."""
-    rows = await engine.triggers.list_for(workspace_id=principal.workspace_id, kind=kind)
-    return {"items": [trigger_out(row) for row in rows]}
+    """Every trigger of the workspace, oldest first (paginated)."""
+    return await _page(engine, principal, settings, kind, limit, cursor, ref=None)
+
+
+async def _page(
+    engine: Engine,
+    principal: Principal,
+    settings: Settings,
+    kind: TriggerKind | None,
+    limit: int,
+    cursor: str | None,
+    *,
+    ref: str | None,
+) -> Row:
+    page = await engine.triggers.page(
+        workspace_id=principal.workspace_id,
+        ref=ref,
+        kind=kind.value if kind else None,
+        limit=page_limit(limit, settings),
+        cursor=cursor,
+    )
+    return {"items": [trigger_out(row) for row in page.items], "next_cursor": page.next_cursor}
 
 
 @router.get("/triggers/{trigger_id}")

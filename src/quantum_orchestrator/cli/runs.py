@@ -52,6 +52,9 @@ def format_event(event: Mapping[str, Any]) -> str:
         if map_index is not None:
             label += f"[{map_index}]"
         text = f"step {label} {state}"
+        if action == "logs":
+            # Lines, not a state: `qo runs logs` prints them.
+            text = f"step {label} logged {data.get('lines', 0)} line(s)"
         attempt = data.get("attempt") or data.get("attempt_number")
         if attempt:
             text += f" (attempt {attempt})"

@@ -39,12 +39,12 @@ def clean_message(text: str) -> str:
     return f"{text[:MAX_MESSAGE_CHARS]}… [{cut} more characters]"
 
 
-def dropped_line(count: int, at: str) -> LogLine:
+def dropped_line(count: int, at: str, limit: int = MAX_LINES_PER_ATTEMPT) -> LogLine:
     """The line that closes a log past its limit, saying how many lines were left out."""
     return LogLine(
         at=at,
         level="warning",
-        message=f"{count} more log lines were dropped (the limit is {MAX_LINES_PER_ATTEMPT})",
+        message=f"{count} more log lines were dropped (the limit is {limit})",
     )
 
 

@@ -21,18 +21,19 @@ from quantum_orchestrator.domain.errors import (
     ConflictError,
     InvalidInputError,
     NotFoundError,
-    QOError,
 )
 from quantum_orchestrator.domain.overview import agent_category
 from quantum_orchestrator.domain.plan import retry_delay
-from quantum_orchestrator.domain.secrets import marked_names, redact, redact_text, substitute
+from quantum_orchestrator.domain.secrets import marked_names
 from quantum_orchestrator.domain.states import AgentState, AttemptState, StepState, step_transition
-from quantum_orchestrator.domain.step_logs import log_rows
+from quantum_orchestrator.domain.step_logs import LogLine
 from quantum_orchestrator.domain.usage import BudgetExceededError
 from quantum_orchestrator.engine.agent_events import AgentEvents
 from quantum_orchestrator.engine.catalog import Catalog
 from quantum_orchestrator.engine.scheduler import Scheduler, error_info, json_size
 from quantum_orchestrator.engine.secrets import SecretService
+from quantum_orchestrator.engine.step_logs import StepLogService
+from quantum_orchestrator.engine.step_secrets import StepSecrets
 from quantum_orchestrator.engine.unit import Tx, UnitOfWork
 from quantum_orchestrator.engine.usage import UsageService
 from quantum_orchestrator.settings import EngineSettings
@@ -63,7 +64,6 @@ class AgentService:
         secrets: SecretService | None = None,
     ) -> None:
         self._uow = uow
-        self._secrets = secrets
         self._scheduler = scheduler
         self._catalog = catalog
         self._settings = settings
@@ -73,6 +73,8 @@ class AgentService:
         self.step_observers: list[Callable[[str, str, float], None]] = []
         self._stopping = False
         self._events = AgentEvents(uow=uow)
+        self.secrets = StepSecrets(uow=uow, secrets=secrets)
+        self.logs = StepLogService(uow=uow, secrets=self.secrets)
 
     async def register(
         self, *, workspace_id: str, registration: Registration, builtin: bool = False
@@ -283,67 +285,10 @@ class AgentService:
             tasks.append(task)
         return tasks
 
-    async def _secret_values(self, tx: Tx, workspace_id: str, names: set[str]) -> dict[str, str]:
-        if not names:
-            return {}
-        if self._secrets is None:
-            raise QOError("secrets are not configured on this server", code="secret_unavailable")
-        return await self._secrets.resolve(tx.conn, workspace_id, names)
-
     async def _bind_secrets(self, tx: Tx, rows: list[Row]) -> list[Row]:
-        """Late binding: the claimed steps' params get their secrets' values in place of the
-        markers (the stored params keep the markers). A step whose secret is gone or does not
-        decrypt fails now instead of being handed out."""
-        needs = {row["id"]: marked_names(row["params"]) for row in rows}
-        if not any(needs.values()):
-            return rows
-        # One read (and decryption) per workspace for the whole batch.
-        wanted: dict[str, set[str]] = {}
-        for row in rows:
-            wanted.setdefault(row["workspace_id"], set()).update(needs[row["id"]])
-        resolved: dict[str, dict[str, str] | QOError] = {}
-        for workspace_id, names in wanted.items():
-            try:
-                resolved[workspace_id] = await self._secret_values(tx, workspace_id, names)
-            except QOError as exc:
-                resolved[workspace_id] = exc
-        bound: list[Row] = []
-        failed: list[tuple[Row, dict[str, Any]]] = []
-        used: dict[str, set[str]] = {}
-        for row in rows:
-            names = needs[row["id"]]
-            if not names:
-                bound.append(row)
-                continue
-            values = resolved[row["workspace_id"]]
-            if isinstance(values, QOError):
-                failed.append((row, error_info(values.code, values.message)))
-                continue
-            missing = sorted(names - set(values))
-            if missing:
-                failed.append(
-                    (
-                        row,
-                        error_info(
-                            "secret_missing",
-                            f"the secret(s) {', '.join(missing)} no longer exist in the workspace",
-                        ),
-                    )
-                )
-                continue
-            used.setdefault(row["workspace_id"], set()).update(names)
-            bound.append(
-                {
-                    **row,
-                    "params": substitute(row["params"], values),
-                    # The agent keeps these out of its logs (it has them in params anyway).
-                    "secret_values": sorted({values[name] for name in names}),
-                }
-            )
-        for workspace_id, names in used.items():
-            await self._uow.repos.secrets.touch(
-                tx.conn, workspace_id=workspace_id, names=names, now=tx.now
-            )
+        """Bind the claimed steps' secrets; a step whose secret is gone or does not decrypt
+        fails now instead of being handed out."""
+        bound, failed = await self.secrets.bind(tx, rows)
         if failed:
             heads = await self._uow.repos.steps.heads(tx.conn, [row["id"] for row, _ in failed])
             finished: list[Row] = []
@@ -401,7 +346,6 @@ class AgentService:
             }
             finished: list[Row] = []
             succeeded: list[tuple[str, int, Any]] = []
-            lines: list[Row] = []
             for result in results:
                 step = steps.get(result["step_id"])
                 if (
@@ -419,17 +363,9 @@ class AgentService:
                 accepted.append(step["id"])
                 step_transition(step["state"], StepState.SUCCEEDED)
                 if step["id"] in given:
-                    result = await self._redact_result(tx, step, result, given[step["id"]])
+                    result = await self.secrets.redact_result(tx, step, result)
                 if result.get("logs"):
-                    lines.extend(
-                        log_rows(
-                            step_id=step["id"],
-                            run_id=step["run_id"],
-                            attempt=step["attempts"],
-                            lines=result["logs"],
-                            now=tx.now,
-                        )
-                    )
+                    await self.logs.store(tx, step, step["attempts"], result["logs"])
                 error = self._result_error(result)
                 if error is None:
                     output = result.get("output")
@@ -443,7 +379,6 @@ class AgentService:
                 if outcome is not None:
                     finished.append(outcome)
             await repos.steps.succeed_many(tx.conn, outcomes=succeeded, now=tx.now)
-            await repos.step_logs.append(tx.conn, lines)
             # LLM steps' tokens, priced here: same transaction as the step's success.
             await self.usage.record(
                 tx, agent_id=agent_id, succeeded=[(steps[sid], out) for sid, _, out in succeeded]
@@ -475,46 +410,57 @@ class AgentService:
             raise InvalidInputError(
                 f"the progress data is {size} bytes, more than the limit of {MAX_PROGRESS_BYTES}"
             )
-        repos = self._uow.repos
         async with self._uow.write() as tx:
-            step = (await repos.steps.heads(tx.conn, [step_id])).get(step_id)
-            # Another workspace's step is none of this agent's business: not found.
-            if step is None or (
-                not agent["builtin"] and step["workspace_id"] != agent["workspace_id"]
-            ):
-                raise NotFoundError(f"no step {step_id!r}")
-            if (
-                step["state"] != StepState.RUNNING
-                or step["agent_id"] != agent_id
-                or step["attempts"] != attempt
-            ):
-                raise ConflictError(
-                    f"the agent does not hold attempt {attempt} of step {step_id!r}"
-                )
+            step = await self._held_step(tx, agent, step_id, attempt)
             tx.step_event(step, "progress", state="running", data={**data, "attempt": attempt})
 
-    async def _redact_result(self, tx: Tx, step: Row, result: Result, names: set[str]) -> Result:
-        """The result with the values of the step's secrets replaced by ``***`` in its output
-        and error message, so they are never stored, answered or sent in events."""
-        try:
-            values = list((await self._secret_values(tx, step["workspace_id"], names)).values())
-        except QOError:
-            return result  # nothing can be recovered to redact; the values were never known
-        redacted: Result = {**result}
-        if "output" in result:
-            redacted["output"] = redact(result.get("output"), values)
-        if result.get("logs"):
-            redacted["logs"] = [
-                {**line, "message": redact_text(str(line.get("message", "")), values)}
-                for line in result["logs"]
-            ]
-        raw = result.get("error")
-        if raw:
-            error = dict(raw)
-            if error.get("message") is not None:
-                error["message"] = redact_text(str(error["message"]), values)
-            redacted["error"] = error  # type: ignore[typeddict-item]
-        return redacted
+    async def append_logs(
+        self,
+        *,
+        agent_id: str,
+        step_id: str,
+        attempt: int,
+        lines: list[LogLine],
+        workspace_id: str | None = None,
+        pool: str | None = None,
+    ) -> int:
+        """Store lines an attempt of this agent logged while it ran (a ``step.logs`` event
+        tells watchers). Lines may arrive just after the attempt ended (they were on their way
+        with its result); an attempt another agent ran is refused (409). Answers how many were
+        kept."""
+        agent = await self._agent(agent_id, workspace_id, pool)
+        async with self._uow.write() as tx:
+            step = await self._visible_step(tx, agent, step_id)
+            ran_by = await self._uow.repos.steps.attempt_agent(
+                tx.conn, step_id=step_id, number=attempt
+            )
+            if ran_by != agent_id:
+                raise ConflictError(f"the agent did not run attempt {attempt} of step {step_id!r}")
+            kept = await self.logs.store(tx, step, attempt, lines)
+            if kept:
+                tx.step_event(
+                    step, "logs", state=step["state"], data={"attempt": attempt, "lines": kept}
+                )
+        return kept
+
+    async def _visible_step(self, tx: Tx, agent: Row, step_id: str) -> Row:
+        """A step of the agent's workspace (any workspace for built-in agents)."""
+        step = (await self._uow.repos.steps.heads(tx.conn, [step_id])).get(step_id)
+        # Another workspace's step is none of this agent's business: not found.
+        if step is None or (not agent["builtin"] and step["workspace_id"] != agent["workspace_id"]):
+            raise NotFoundError(f"no step {step_id!r}")
+        return step
+
+    async def _held_step(self, tx: Tx, agent: Row, step_id: str, attempt: int) -> Row:
+        """The step of an attempt the agent holds now; else not found or a conflict."""
+        step = await self._visible_step(tx, agent, step_id)
+        if (
+            step["state"] != StepState.RUNNING
+            or step["agent_id"] != agent["id"]
+            or step["attempts"] != attempt
+        ):
+            raise ConflictError(f"the agent does not hold attempt {attempt} of step {step_id!r}")
+        return step
 
     def _result_error(self, result: Result) -> dict[str, Any] | None:
         """None for a success within limits, else the error the attempt ends with."""

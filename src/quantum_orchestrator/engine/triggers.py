@@ -41,6 +41,7 @@ from quantum_orchestrator.engine.runs import RunService
 from quantum_orchestrator.engine.scheduler import Scheduler
 from quantum_orchestrator.engine.unit import Tx, UnitOfWork
 from quantum_orchestrator.security.secrets import SecretBox, webhook_secret_aad
+from quantum_orchestrator.store.pagination import Page
 from quantum_orchestrator.store.runs import DuplicateRunError
 from quantum_orchestrator.store.types import new_id, utcnow
 
@@ -153,10 +154,16 @@ class TriggerService:
             "secret_key_id": box.key_id,
         }
 
-    async def list_for(
-        self, *, workspace_id: str, ref: str | None = None, kind: str | None = None
-    ) -> list[Row]:
-        """The workspace's triggers (of one workflow when ``ref`` is given)."""
+    async def page(
+        self,
+        *,
+        workspace_id: str,
+        limit: int,
+        cursor: str | None,
+        ref: str | None = None,
+        kind: str | None = None,
+    ) -> Page:
+        """The workspace's triggers (of one workflow when ``ref`` is given), oldest first."""
         async with self._uow.read() as conn:
             workflow_id = None
             if ref is not None:
@@ -164,10 +171,15 @@ class TriggerService:
                     conn, workspace_id=workspace_id, ref=ref
                 )
                 workflow_id = workflow["id"]
-            rows = await self._uow.repos.triggers.list_for(
-                conn, workspace_id=workspace_id, workflow_id=workflow_id, kind=kind
+            page = await self._uow.repos.triggers.page(
+                conn,
+                workspace_id=workspace_id,
+                workflow_id=workflow_id,
+                kind=kind,
+                limit=limit,
+                cursor=cursor,
             )
-        return [public(row) for row in rows]
+        return Page(items=[public(row) for row in page.items], next_cursor=page.next_cursor)
 
     async def get(self, *, workspace_id: str, trigger_id: str) -> Row:
         """One trigger."""

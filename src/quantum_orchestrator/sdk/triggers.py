@@ -32,6 +32,9 @@ class TriggerMethods:
     ) -> Any:
         raise NotImplementedError
 
+    async def _all_pages(self, path: str, params: Mapping[str, Any] | None = None) -> list[Any]:
+        raise NotImplementedError
+
     async def create_trigger(
         self, workflow: str, *, kind: str, name: str, **fields: Any
     ) -> dict[str, Any]:
@@ -47,17 +50,9 @@ class TriggerMethods:
     async def list_triggers(
         self, workflow: str | None = None, *, kind: str | None = None
     ) -> list[dict[str, Any]]:
-        """The workspace's triggers, or one workflow's."""
-        if workflow is not None:
-            result = await self._request("GET", f"/workflows/{_seg(workflow)}/triggers")
-        else:
-            result = await self._request(
-                "GET", "/triggers", params={"kind": kind} if kind else None
-            )
-        items: list[dict[str, Any]] = result["items"]
-        if workflow is not None and kind is not None:
-            items = [item for item in items if item.get("kind") == kind]
-        return items
+        """The workspace's triggers, or one workflow's (every page)."""
+        path = "/triggers" if workflow is None else f"/workflows/{_seg(workflow)}/triggers"
+        return await self._all_pages(path, {"kind": kind})
 
     async def get_trigger(self, trigger_id: str) -> dict[str, Any]:
         """One trigger."""

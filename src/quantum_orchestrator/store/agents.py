@@ -11,11 +11,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from quantum_orchestrator.domain.errors import NotFoundError
-from quantum_orchestrator.store.pagination import Page, decode_cursor, encode_cursor
+from quantum_orchestrator.store.pagination import Page, SortKey, keyset_page
 from quantum_orchestrator.store.tables import agents, attempts, capabilities, steps
 
 Row = dict[str, Any]
 
+_BY_ID = (SortKey(column=agents.c.id, field="id"),)
 _TOUCH = (
     update(agents)
     .where(agents.c.id == bindparam("aid"))
@@ -125,17 +126,9 @@ class AgentStore:
             query = query.where(agents.c.id == agent_id)
         if pool:
             query = query.where(agents.c.pool == pool)
-        if cursor:
-            (before,) = decode_cursor(cursor, 1)
-            query = query.where(agents.c.id < before)
-        rows = (
-            (await conn.execute(query.order_by(agents.c.id.desc()).limit(limit + 1)))
-            .mappings()
-            .all()
+        return await keyset_page(
+            conn, query, keys=_BY_ID, limit=limit, cursor=cursor, descending=True
         )
-        items = [dict(row) for row in rows[:limit]]
-        next_cursor = encode_cursor(items[-1]["id"]) if len(rows) > limit else None
-        return Page(items=items, next_cursor=next_cursor)
 
     async def upsert_capabilities(self, conn: AsyncConnection, rows: Sequence[Row]) -> None:
         """Remember what an agent offers (the last registration of a name wins)."""

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from quantum_orchestrator.store.pagination import Page, cursor_int, decode_cursor, encode_cursor
+from quantum_orchestrator.store.pagination import Page, SortKey, cursor_int, keyset_page
 from quantum_orchestrator.store.tables import audit_log, memberships
 
 Row = dict[str, Any]
@@ -22,6 +22,7 @@ Row = dict[str, Any]
 # Any fixed 64-bit number works; this one is "qo-audit" in ASCII, so it is recognizable in
 # pg_locks and unlikely to collide with another application's advisory locks.
 CHAIN_LOCK_KEY = 0x716F2D6175646974
+_BY_SEQ = (SortKey(column=audit_log.c.seq, field="seq", parse=cursor_int),)
 _LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 _HEAD = select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
 
@@ -93,13 +94,9 @@ class AuditStore:
             query = query.where(audit_log.c.at >= since)
         if until:
             query = query.where(audit_log.c.at < until)
-        if cursor:
-            (seq,) = decode_cursor(cursor, 1)
-            query = query.where(audit_log.c.seq < cursor_int(seq))
-        query = query.order_by(audit_log.c.seq.desc()).limit(limit + 1)
-        rows = [dict(row) for row in (await conn.execute(query)).mappings()]
-        next_cursor = encode_cursor(str(rows[limit - 1]["seq"])) if len(rows) > limit else None
-        return Page(items=rows[:limit], next_cursor=next_cursor)
+        return await keyset_page(
+            conn, query, keys=_BY_SEQ, limit=limit, cursor=cursor, descending=True
+        )
 
     async def iterate(
         self, conn: AsyncConnection, *, batch: int = 1000

@@ -5,15 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, or_, select, update
+from sqlalchemy import Table, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from quantum_orchestrator.store.pagination import (
-    Page,
-    cursor_datetime,
-    decode_cursor,
-    encode_cursor,
-)
+from quantum_orchestrator.store.pagination import Page, SortKey, cursor_datetime, keyset_page
 from quantum_orchestrator.store.tables import agent_tokens, api_keys, sessions, users
 
 Row = dict[str, Any]
@@ -117,19 +112,13 @@ class CredentialStore:
             table.c.revoked_at.is_(None),
             or_(table.c.expires_at.is_(None), table.c.expires_at > now),
         )
-        if cursor:
-            created, key_id = decode_cursor(cursor, 2)
-            at = cursor_datetime(created)
-            query = query.where(
-                or_(table.c.created_at < at, and_(table.c.created_at == at, table.c.id < key_id))
-            )
-        query = query.order_by(table.c.created_at.desc(), table.c.id.desc()).limit(limit + 1)
-        rows = [dict(row) for row in (await conn.execute(query)).mappings()]
-        next_cursor = None
-        if len(rows) > limit:
-            last = rows[limit - 1]
-            next_cursor = encode_cursor(last["created_at"].isoformat(), last["id"])
-        return Page(items=rows[:limit], next_cursor=next_cursor)
+        keys = (
+            SortKey(column=table.c.created_at, field="created_at", parse=cursor_datetime),
+            SortKey(column=table.c.id, field="id"),
+        )
+        return await keyset_page(
+            conn, query, keys=keys, limit=limit, cursor=cursor, descending=True
+        )
 
     async def update_key(
         self, conn: AsyncConnection, table: Table, key_id: str, **values: Any

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from quantum_orchestrator.domain.errors import FieldError, InvalidInputError
 
@@ -64,3 +68,54 @@ def decode_cursor(cursor: str, size: int) -> list[str]:
     ):
         raise _invalid()
     return parts
+
+
+@dataclass(frozen=True, slots=True)
+class SortKey:
+    """A column a listing is sorted on: ``field`` names its value in the rows, ``parse`` reads
+    its cursor part back (``str``, :func:`cursor_int` or :func:`cursor_datetime`)."""
+
+    column: ColumnElement[Any]
+    field: str
+    parse: Callable[[str], Any] = str
+
+
+def _cursor_part(value: Any) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def _beyond(keys: Sequence[SortKey], values: Sequence[Any], descending: bool) -> Any:
+    """Rows after ``values`` in the sort: ``k1 > v1 OR (k1 = v1 AND (k2 > v2 ...))``."""
+    first, value = keys[0], values[0]
+    past = first.column < value if descending else first.column > value
+    if len(keys) == 1:
+        return past
+    return or_(past, and_(first.column == value, _beyond(keys[1:], values[1:], descending)))
+
+
+async def keyset_page(
+    conn: AsyncConnection,
+    query: Select[Any],
+    *,
+    keys: Sequence[SortKey],
+    limit: int,
+    cursor: str | None,
+    descending: bool = False,
+) -> Page:
+    """One page of ``query`` sorted on ``keys`` (the last must be unique), after ``cursor``.
+
+    Keyset paging, not offsets: rows added or removed meanwhile never shift a page, and each
+    page costs an index seek however deep it is.
+    """
+    if cursor:
+        parts = decode_cursor(cursor, len(keys))
+        values = [key.parse(part) for key, part in zip(keys, parts, strict=True)]
+        query = query.where(_beyond(keys, values, descending))
+    order = [key.column.desc() if descending else key.column.asc() for key in keys]
+    found = await conn.execute(query.order_by(*order).limit(limit + 1))
+    rows = [dict(row) for row in found.mappings()]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor(*(_cursor_part(last[key.field]) for key in keys))
+    return Page(items=rows[:limit], next_cursor=next_cursor)

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from quantum_orchestrator.domain.errors import ConflictError
-from quantum_orchestrator.store.pagination import Page, decode_cursor, encode_cursor
+from quantum_orchestrator.store.pagination import Page, SortKey, keyset_page
 from quantum_orchestrator.store.tables import secrets
 
 Row = dict[str, Any]
@@ -103,13 +103,8 @@ class SecretStore:
     ) -> Page:
         """One page of ``list``: by name, keyed on the name."""
         query = select(*_META).where(secrets.c.workspace_id == workspace_id)
-        if cursor:
-            (after,) = decode_cursor(cursor, 1)
-            query = query.where(secrets.c.name > after)
-        query = query.order_by(secrets.c.name).limit(limit + 1)
-        rows = [dict(row) for row in (await conn.execute(query)).mappings()]
-        next_cursor = encode_cursor(rows[limit - 1]["name"]) if len(rows) > limit else None
-        return Page(items=rows[:limit], next_cursor=next_cursor)
+        keys = (SortKey(column=secrets.c.name, field="name"),)
+        return await keyset_page(conn, query, keys=keys, limit=limit, cursor=cursor)
 
     async def delete(self, conn: AsyncConnection, *, workspace_id: str, name: str) -> bool:
         """Remove a secret; False when there was none."""

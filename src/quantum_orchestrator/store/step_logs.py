@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from quantum_orchestrator.store.pagination import Page, cursor_int, decode_cursor, encode_cursor
+from quantum_orchestrator.store.pagination import Page, SortKey, cursor_int, keyset_page
 from quantum_orchestrator.store.tables import step_logs
 
 Row = dict[str, Any]
@@ -21,6 +21,8 @@ _COLUMNS = (
     step_logs.c.message,
 )
 
+_BY_ID = (SortKey(column=step_logs.c.id, field="id", parse=cursor_int),)
+
 
 class StepLogStore:
     """The ``step_logs`` table."""
@@ -30,6 +32,13 @@ class StepLogStore:
         ``message``), in the order given."""
         if rows:
             await conn.execute(step_logs.insert(), list(rows))
+
+    async def count(self, conn: AsyncConnection, *, step_id: str, attempt: int) -> int:
+        """How many lines an attempt has stored."""
+        query = select(func.count()).where(
+            step_logs.c.step_id == step_id, step_logs.c.attempt == attempt
+        )
+        return int((await conn.execute(query)).scalar_one())
 
     async def page(
         self,
@@ -44,15 +53,4 @@ class StepLogStore:
         query = select(*_COLUMNS).where(step_logs.c.step_id == step_id)
         if attempt is not None:
             query = query.where(step_logs.c.attempt == attempt)
-        if cursor:
-            (last,) = decode_cursor(cursor, 1)
-            query = query.where(step_logs.c.id > cursor_int(last))
-        rows = [
-            dict(row)
-            for row in (
-                await conn.execute(query.order_by(step_logs.c.id).limit(limit + 1))
-            ).mappings()
-        ]
-        more = len(rows) > limit
-        items = rows[:limit]
-        return Page(items=items, next_cursor=encode_cursor(str(items[-1]["id"])) if more else None)
+        return await keyset_page(conn, query, keys=_BY_ID, limit=limit, cursor=cursor)

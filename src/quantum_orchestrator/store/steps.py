@@ -461,6 +461,17 @@ class StepStore:
             await conn.execute(attempts.delete().where(attempts.c.step_id.in_(list(step_ids))))
             await conn.execute(steps.delete().where(steps.c.id.in_(list(step_ids))))
 
+    async def attempt_agent(
+        self, conn: AsyncConnection, *, step_id: str, number: int
+    ) -> str | None:
+        """The agent that ran attempt ``number`` of a step (None if none or no such attempt)."""
+        found = await conn.execute(
+            select(attempts.c.agent_id).where(
+                attempts.c.step_id == step_id, attempts.c.number == number
+            )
+        )
+        return found.scalar_one_or_none()
+
     async def insert_attempts(self, conn: AsyncConnection, rows: Sequence[Row]) -> None:
         """Record attempts as they start."""
         if rows:

@@ -10,9 +10,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from quantum_orchestrator.domain.errors import ConflictError, NotFoundError
+from quantum_orchestrator.store.pagination import Page, SortKey, cursor_datetime, keyset_page
 from quantum_orchestrator.store.tables import triggers
 
 Row = dict[str, Any]
+
+_OLDEST_FIRST = (
+    SortKey(column=triggers.c.created_at, field="created_at", parse=cursor_datetime),
+    SortKey(column=triggers.c.id, field="id"),
+)
 
 
 class TriggerStore:
@@ -45,25 +51,23 @@ class TriggerStore:
             raise NotFoundError(f"no trigger {trigger_id!r}")
         return dict(row)
 
-    async def list_for(
+    async def page(
         self,
         conn: AsyncConnection,
         *,
         workspace_id: str,
-        workflow_id: str | None = None,
-        kind: str | None = None,
-        state: str | None = None,
-    ) -> list[Row]:
-        """The workspace's triggers, oldest first, with filters."""
+        workflow_id: str | None,
+        kind: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page:
+        """One page of the workspace's triggers, oldest first, keyed on (created_at, id)."""
         query = select(triggers).where(triggers.c.workspace_id == workspace_id)
         if workflow_id is not None:
             query = query.where(triggers.c.workflow_id == workflow_id)
         if kind is not None:
             query = query.where(triggers.c.kind == kind)
-        if state is not None:
-            query = query.where(triggers.c.state == state)
-        query = query.order_by(triggers.c.created_at, triggers.c.id)
-        return [dict(row) for row in (await conn.execute(query)).mappings()]
+        return await keyset_page(conn, query, keys=_OLDEST_FIRST, limit=limit, cursor=cursor)
 
     async def update(
         self,

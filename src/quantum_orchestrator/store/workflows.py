@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from quantum_orchestrator.domain.errors import ConflictError, NotFoundError
-from quantum_orchestrator.store.pagination import Page, cursor_int, decode_cursor, encode_cursor
+from quantum_orchestrator.store.pagination import Page, SortKey, cursor_int, keyset_page
 from quantum_orchestrator.store.tables import versions, workflows
 from quantum_orchestrator.store.types import new_id
 
@@ -89,15 +89,8 @@ class WorkflowStore:
         query = select(workflows).where(workflows.c.workspace_id == workspace_id)
         if search:
             query = query.where(workflows.c.name.contains(search, autoescape=True))
-        if cursor:
-            (after,) = decode_cursor(cursor, 1)
-            query = query.where(workflows.c.name > after)
-        rows = (
-            (await conn.execute(query.order_by(workflows.c.name).limit(limit + 1))).mappings().all()
-        )
-        items = [dict(row) for row in rows[:limit]]
-        next_cursor = encode_cursor(items[-1]["name"]) if len(rows) > limit else None
-        return Page(items=items, next_cursor=next_cursor)
+        keys = (SortKey(column=workflows.c.name, field="name"),)
+        return await keyset_page(conn, query, keys=keys, limit=limit, cursor=cursor)
 
     async def add_version(
         self, conn: AsyncConnection, *, workflow: Row, spec: dict[str, Any], now: datetime
@@ -175,14 +168,9 @@ class WorkflowStore:
     ) -> Page:
         """Versions, newest first."""
         query = select(versions).where(versions.c.workflow_id == workflow["id"])
-        if cursor:
-            (before,) = decode_cursor(cursor, 1)
-            query = query.where(versions.c.number < cursor_int(before))
-        rows = (
-            (await conn.execute(query.order_by(versions.c.number.desc()).limit(limit + 1)))
-            .mappings()
-            .all()
+        keys = (SortKey(column=versions.c.number, field="number", parse=cursor_int),)
+        page = await keyset_page(
+            conn, query, keys=keys, limit=limit, cursor=cursor, descending=True
         )
-        items = [{**dict(row), "workflow_name": workflow["name"]} for row in rows[:limit]]
-        next_cursor = encode_cursor(str(items[-1]["number"])) if len(rows) > limit else None
-        return Page(items=items, next_cursor=next_cursor)
+        items = [{**row, "workflow_name": workflow["name"]} for row in page.items]
+        return Page(items=items, next_cursor=page.next_cursor)

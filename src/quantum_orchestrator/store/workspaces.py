@@ -4,17 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from quantum_orchestrator.domain.errors import ConflictError
-from quantum_orchestrator.store.pagination import (
-    Page,
-    cursor_datetime,
-    decode_cursor,
-    encode_cursor,
-)
+from quantum_orchestrator.store.pagination import Page, SortKey, cursor_datetime, keyset_page
 from quantum_orchestrator.store.tables import memberships, users, workspaces
 
 Row = dict[str, Any]
@@ -75,23 +70,13 @@ class WorkspaceStore:
             .join(memberships, memberships.c.workspace_id == workspaces.c.id)
             .where(memberships.c.user_id == user_id)
         )
-        if cursor:
-            joined, workspace_id = decode_cursor(cursor, 2)
-            at = cursor_datetime(joined)
-            query = query.where(
-                or_(
-                    memberships.c.created_at > at,
-                    and_(memberships.c.created_at == at, workspaces.c.id > workspace_id),
-                )
-            )
-        query = query.order_by(memberships.c.created_at, workspaces.c.id).limit(limit + 1)
-        rows = [dict(row) for row in (await conn.execute(query)).mappings()]
-        next_cursor = None
-        if len(rows) > limit:
-            last = rows[limit - 1]
-            next_cursor = encode_cursor(last["joined_at"].isoformat(), last["id"])
-        items = [{k: v for k, v in row.items() if k != "joined_at"} for row in rows[:limit]]
-        return Page(items=items, next_cursor=next_cursor)
+        keys = (
+            SortKey(column=memberships.c.created_at, field="joined_at", parse=cursor_datetime),
+            SortKey(column=workspaces.c.id, field="id"),
+        )
+        page = await keyset_page(conn, query, keys=keys, limit=limit, cursor=cursor)
+        items = [{k: v for k, v in row.items() if k != "joined_at"} for row in page.items]
+        return Page(items=items, next_cursor=page.next_cursor)
 
     async def membership(
         self, conn: AsyncConnection, *, user_id: str, workspace: str | None
@@ -175,22 +160,11 @@ class WorkspaceStore:
             .join(memberships, memberships.c.user_id == users.c.id)
             .where(memberships.c.workspace_id == workspace_id)
         )
-        if cursor:
-            joined, user_id = decode_cursor(cursor, 2)
-            at = cursor_datetime(joined)
-            query = query.where(
-                or_(
-                    memberships.c.created_at > at,
-                    and_(memberships.c.created_at == at, users.c.id > user_id),
-                )
-            )
-        query = query.order_by(memberships.c.created_at, users.c.id).limit(limit + 1)
-        rows = [dict(row) for row in (await conn.execute(query)).mappings()]
-        next_cursor = None
-        if len(rows) > limit:
-            last = rows[limit - 1]
-            next_cursor = encode_cursor(last["created_at"].isoformat(), last["user_id"])
-        return Page(items=rows[:limit], next_cursor=next_cursor)
+        keys = (
+            SortKey(column=memberships.c.created_at, field="created_at", parse=cursor_datetime),
+            SortKey(column=users.c.id, field="user_id"),
+        )
+        return await keyset_page(conn, query, keys=keys, limit=limit, cursor=cursor)
 
     async def count_role(self, conn: AsyncConnection, *, workspace_id: str, role: str) -> int:
         """How many members hold ``role``."""

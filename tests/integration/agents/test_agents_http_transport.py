@@ -28,6 +28,7 @@ from quantum_orchestrator.agents import (
     serve_agents,
 )
 from quantum_orchestrator.domain.agent_protocol import Registration, Task
+from quantum_orchestrator.domain.step_logs import LogLine
 
 TOKEN = "s3cret"
 
@@ -60,6 +61,7 @@ class FakeAgentApi:
         self.claims: list[dict[str, Any]] = []
         self.deregistered: list[str] = []
         self.progress: list[dict[str, Any]] = []
+        self.logs: list[dict[str, Any]] = []
         self.cancel: set[str] = set()
         self.fail_status: int | None = None
         self.app = Starlette(
@@ -118,6 +120,10 @@ class FakeAgentApi:
         if action == "progress":
             with self.lock:
                 self.progress.append(body)
+            return Response(status_code=204)
+        if action == "logs":
+            with self.lock:
+                self.logs.append(body)
             return Response(status_code=204)
         if action == "deregister":
             with self.lock:
@@ -181,6 +187,9 @@ async def test_protocol_calls(api: tuple[FakeAgentApi, str]) -> None:
         assert report == {"accepted": ["s1"], "rejected": []}
         await transport.progress(agent_id, "s1", 1, {"delta": "so far"})
         assert fake.progress == [{"step_id": "s1", "attempt": 1, "data": {"delta": "so far"}}]
+        line: LogLine = {"at": "2026-12-06T06:00:00+00:00", "level": "info", "message": "hi"}
+        await transport.logs(agent_id, "s1", 1, [line])
+        assert fake.logs == [{"step_id": "s1", "attempt": 1, "lines": [line]}]
         await transport.deregister(agent_id)
         assert fake.deregistered == [agent_id]
         with pytest.raises(AgentUnknownError):

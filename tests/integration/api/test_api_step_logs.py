@@ -18,6 +18,7 @@ from click.testing import Result
 from tests.integration.api.helpers import (
     API,
     assert_problem,
+    collect_sse,
     create_and_deploy,
     start_run,
     wait_run,
@@ -33,6 +34,8 @@ from quantum_orchestrator.cli.main import app
 from quantum_orchestrator.domain.step_logs import MAX_LINES_PER_ATTEMPT
 
 SECRET = "sk-live-0123456789abcdef"
+# Set by a test to let a `talk.wait` step finish.
+RELEASE = asyncio.Event()
 
 
 def talker() -> Agent:
@@ -46,6 +49,13 @@ def talker() -> Agent:
         if ctx.attempt == 1 and params.get("fail_first"):
             raise RuntimeError("first attempt fails")
         return {"ok": True}
+
+    @agent.capability("talk.wait")
+    async def wait(params: dict[str, Any], ctx: StepContext) -> str:
+        ctx.logger.info("waiting for the test")
+        await RELEASE.wait()
+        ctx.logger.info("released")
+        return "done"
 
     @agent.capability("talk.flood")
     async def flood(params: dict[str, Any], ctx: StepContext) -> None:
@@ -62,7 +72,9 @@ async def serving(http: httpx.AsyncClient, url: str) -> AsyncIterator[None]:
     token = await http.post(f"{API}/agent-tokens", json={"name": "talk", "pool": "talk"})
     assert token.status_code == 201, token.text
     transport = HttpTransport(url, token=token.json()["token"])
-    options = RuntimeOptions(claim_wait=0.5, backoff_initial=0.01, backoff_max=0.05)
+    options = RuntimeOptions(
+        claim_wait=0.5, backoff_initial=0.01, backoff_max=0.05, log_flush_interval=0.05
+    )
     runtime = build_runtime([talker()], transport=transport, options=options)
     try:
         async with runtime:
@@ -291,3 +303,32 @@ async def test_built_in_http_steps_log_and_the_cli_shows_it(
     assert missing.exit_code != 0
     assert "has no step 'nope'" in missing.output
     assert "Traceback" not in missing.output
+
+
+async def test_a_running_steps_lines_are_readable_before_it_ends(
+    http: httpx.AsyncClient, server: Any
+) -> None:
+    RELEASE.clear()
+    async with serving(http, server.url):
+        await create_and_deploy(
+            http, {"name": "waits", "nodes": [{"id": "w", "type": "talk.wait", "pool": "talk"}]}
+        )
+        run = await start_run(http, "waits")
+        seen: list[str] = []
+        for _ in range(200):
+            answer = (await http.get(f"{API}/runs/{run['id']}/steps/w/logs")).json()
+            seen = [line["message"] for line in answer["items"]]
+            if seen:
+                break
+            await asyncio.sleep(0.05)
+        assert seen == ["waiting for the test"]
+        assert (await http.get(f"{API}/runs/{run['id']}")).json()["state"] == "running"
+        RELEASE.set()
+        assert (await wait_run(http, run["id"]))["state"] == "succeeded"
+    final = (await http.get(f"{API}/runs/{run['id']}/steps/w/logs")).json()
+    assert [line["message"] for line in final["items"]] == ["waiting for the test", "released"]
+    frames = await asyncio.wait_for(collect_sse(http, f"{API}/runs/{run['id']}/events"), 10)
+    logged = [f.json() for f in frames if f.event == "step.logs"]
+    assert logged, [f.event for f in frames]
+    assert all(e["node_id"] == "w" and e["data"]["attempt"] == 1 for e in logged)
+    assert sum(e["data"]["lines"] for e in logged) == 1

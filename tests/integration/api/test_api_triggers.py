@@ -10,7 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.integration.api.helpers import assert_problem, create_and_deploy, transform_spec
+from tests.integration.api.helpers import (
+    assert_problem,
+    create_and_deploy,
+    transform_spec,
+    walk_pages,
+)
 from tests.support.server import LiveApp
 
 from quantum_orchestrator.domain.triggers import sign_webhook
@@ -94,6 +99,27 @@ async def test_schedule_crud_preview_pause_resume_delete(http: httpx.AsyncClient
         ("trigger.pause", "success"),
         ("trigger.resume", "success"),
     ]
+
+
+async def test_trigger_listings_are_paginated_oldest_first(http: httpx.AsyncClient) -> None:
+    await create_and_deploy(http, transform_spec("paged"))
+    await create_and_deploy(http, transform_spec("other"))
+    made = [
+        await create(http, "paged", kind="schedule", name=f"s{n}", schedule={"interval": 3600})
+        for n in range(5)
+    ]
+    hook = await create(http, "other", kind="webhook", name="hook")
+    every = await walk_pages(http, f"{API}/triggers", limit=2)
+    assert [t["id"] for t in every] == [t["id"] for t in made] + [hook["id"]]
+    schedules = await walk_pages(http, f"{API}/triggers", limit=2, params={"kind": "schedule"})
+    assert [t["id"] for t in schedules] == [t["id"] for t in made]
+    of_one = await walk_pages(http, f"{API}/workflows/paged/triggers", limit=3)
+    assert [t["name"] for t in of_one] == ["s0", "s1", "s2", "s3", "s4"]
+    webhooks = await http.get(f"{API}/workflows/other/triggers", params={"kind": "webhook"})
+    assert [t["id"] for t in webhooks.json()["items"]] == [hook["id"]]
+    assert all("secret" not in t for t in every)
+    assert_problem(await http.get(f"{API}/triggers", params={"cursor": "garbage"}), 422)
+    assert_problem(await http.get(f"{API}/triggers", params={"kind": "cron"}), 422)
 
 
 async def test_invalid_triggers_are_422_and_duplicates_409(http: httpx.AsyncClient) -> None:

@@ -6,11 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from tests.support.engine import WORKSPACE, EngineEnv
 
 from quantum_orchestrator.domain.agent_protocol import Result
-from quantum_orchestrator.domain.errors import NotFoundError
-from quantum_orchestrator.domain.step_logs import MAX_MESSAGE_CHARS, LogLine
+from quantum_orchestrator.domain.errors import ConflictError, NotFoundError
+from quantum_orchestrator.domain.step_logs import MAX_LINES_PER_ATTEMPT, MAX_MESSAGE_CHARS, LogLine
+from quantum_orchestrator.store.tables import events
 
 W = "test.work"
 VALUE = "tok-Very-Secret-42"
@@ -132,3 +134,55 @@ async def test_failed_attempts_keep_their_lines_per_attempt(engine_env: EngineEn
         await env.engine.runs.logs(
             workspace_id="f" * 32, run_id=run["id"], node_id="a", attempt=None, limit=5, cursor=None
         )
+
+
+async def test_lines_sent_while_running_late_ones_and_the_servers_limit(
+    engine_env: EngineEnv,
+) -> None:
+    env = engine_env
+    agent = await env.register([W])
+    other = await env.register([W])
+    await env.deploy({"name": "live", "nodes": [{"id": "a", "type": W}]})
+    run = await env.start("live")
+    (task,) = await env.claim(agent)
+    sid = task["step_id"]
+    kept = await env.engine.agents.append_logs(
+        agent_id=agent, step_id=sid, attempt=1, lines=[line("while running")]
+    )
+    assert kept == 1
+    # Only the agent that ran the attempt may add to its log.
+    with pytest.raises(ConflictError):
+        await env.engine.agents.append_logs(
+            agent_id=other, step_id=sid, attempt=1, lines=[line("not mine")]
+        )
+    with pytest.raises(NotFoundError):
+        await env.engine.agents.append_logs(
+            agent_id=agent, step_id="0" * 32, attempt=1, lines=[line("x")]
+        )
+    await env.report(agent, [{"step_id": sid, "attempt": 1, "status": "succeeded", "output": 1}])
+    # Lines that were on their way when the result landed are still the attempt's.
+    late = await env.engine.agents.append_logs(
+        agent_id=agent, step_id=sid, attempt=1, lines=[line("late")]
+    )
+    assert late == 1
+    # The server keeps the limit even for an agent that does not.
+    flood = [line(f"n{n}") for n in range(MAX_LINES_PER_ATTEMPT + 10)]
+    stored = await env.engine.agents.append_logs(
+        agent_id=agent, step_id=sid, attempt=1, lines=flood
+    )
+    assert stored == MAX_LINES_PER_ATTEMPT + 1 - 2
+    assert (
+        await env.engine.agents.append_logs(
+            agent_id=agent, step_id=sid, attempt=1, lines=[line("over")]
+        )
+        == 0
+    )
+    rows = await logs(env, run["id"], "a", limit=5000)
+    assert [r["message"] for r in rows[:2]] == ["while running", "late"]
+    assert len(rows) == MAX_LINES_PER_ATTEMPT + 1
+    async with env.db.read() as conn:
+        found = await conn.execute(
+            select(events.c.data).where(events.c.run_id == run["id"], events.c.type == "step.logs")
+        )
+        counts = [row["data"]["lines"] for row in found.mappings()]
+    assert counts == [1, 1, MAX_LINES_PER_ATTEMPT - 1]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import logging
 import threading
 from typing import Any
 
@@ -18,6 +20,7 @@ from quantum_orchestrator.agents import (
     build_runtime,
 )
 from quantum_orchestrator.agents.handler import Handler
+from quantum_orchestrator.agents.step_logs import StepLogger
 from quantum_orchestrator.domain.agent_protocol import (
     CapabilityInfo,
     HeartbeatAnswer,
@@ -28,6 +31,7 @@ from quantum_orchestrator.domain.agent_protocol import (
     Task,
 )
 from quantum_orchestrator.domain.errors import StepError
+from quantum_orchestrator.domain.step_logs import LogLine
 
 
 class MemoryTransport:
@@ -53,6 +57,8 @@ class MemoryTransport:
         self.max_output_bytes: int | None = None
         self.progress_sent: list[tuple[str, str, int, dict[str, Any]]] = []
         self.fail_progress = False
+        self.logs_sent: list[tuple[str, int, list[LogLine]]] = []
+        self.fail_logs = 0
 
     def add(self, task: Task) -> None:
         self.tasks.append(task)
@@ -115,6 +121,13 @@ class MemoryTransport:
         if self.fail_progress:
             raise TransportError("server unavailable", status=503)
         self.progress_sent.append((agent_id, step_id, attempt, data))
+
+    async def logs(self, agent_id: str, step_id: str, attempt: int, lines: list[LogLine]) -> None:
+        self._check(agent_id)
+        if self.fail_logs:
+            self.fail_logs -= 1
+            raise TransportError("server unavailable", status=503)
+        self.logs_sent.append((step_id, attempt, lines))
 
     async def deregister(self, agent_id: str) -> None:
         self._check(agent_id)
@@ -218,6 +231,52 @@ async def test_progress_is_sent_for_the_attempt_and_never_fails_it() -> None:
         results = await failing.wait_results(1)
     assert results["s2"]["status"] == "succeeded"
     assert results["s2"]["output"] == "done"
+
+
+async def test_running_attempts_send_their_lines_and_the_rest_go_with_the_result() -> None:
+    transport = MemoryTransport()
+    # The first send fails: its lines go out with the next send, in order.
+    transport.fail_logs = 1
+
+    async def chatty(params: dict[str, Any], ctx: StepContext) -> str:
+        ctx.logger.info("one")
+        ctx.logger.warning("two")
+        async with asyncio.timeout(5):
+            while not transport.logs_sent:
+                await asyncio.sleep(0.01)
+        ctx.logger.error("three")
+        return "done"
+
+    options = dataclasses.replace(FAST, log_flush_interval=0.02)
+    async with make_runtime(transport, {"test.chatty": chatty}, options):
+        transport.add(make_task("s1", "test.chatty"))
+        results = await transport.wait_results(1)
+    ((step_id, attempt, sent),) = transport.logs_sent
+    assert (step_id, attempt) == ("s1", 1)
+    assert [(line["level"], line["message"]) for line in sent] == [
+        ("info", "one"),
+        ("warning", "two"),
+    ]
+    assert [(line["level"], line["message"]) for line in results["s1"]["logs"]] == [
+        ("error", "three")
+    ]
+    assert results["s1"]["status"] == "succeeded"
+
+
+def test_the_line_limit_counts_lines_already_sent() -> None:
+    log = StepLogger(logging.getLogger("test"), {}, max_lines=3)
+    log.info("a")
+    log.info("b")
+    assert [line["message"] for line in log.take()] == ["a", "b"]
+    log.give_back([LogLine(at="t", level="info", message="b")])
+    for text in ("c", "d", "e"):
+        log.info(text)
+    assert [line["message"] for line in log.drain()] == [
+        "b",
+        "c",
+        "2 more log lines were dropped (the limit is 3)",
+    ]
+    assert log.drain() == []
 
 
 async def test_claims_only_as_many_tasks_as_free_slots() -> None:

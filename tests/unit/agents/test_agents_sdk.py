@@ -42,6 +42,9 @@ class IdleTransport:
     ) -> None:
         return None
 
+    async def logs(self, agent_id: str, step_id: str, attempt: int, lines: list[Any]) -> None:
+        return None
+
     async def deregister(self, agent_id: str) -> None:
         return None
 

@@ -158,6 +158,10 @@ def test_format_event_with_map_index_and_unknown_kinds() -> None:
     )
     assert re.fullmatch(r"\d\d:\d\d:\d\d\.500 step each\[2\] failed \(attempt 3\): boom: no", line)
     assert format_event({"type": "trigger.fired", "ts": "bad"}).endswith(" trigger.fired")
+    logged = format_event(
+        {"type": "step.logs", "node_id": "fetch", "state": "running", "data": {"lines": 3}}
+    )
+    assert logged.endswith(" step fetch logged 3 line(s)")
 
 
 def test_runs_list_and_filters(runner: CliRunner, deployed: FakeQO) -> None:

@@ -128,6 +128,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/agent/{agent_id}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Logs
+         * @description Lines a running attempt logged so far (a ``step.logs`` event tells watchers).
+         */
+        post: operations["logs_api_v1_agent__agent_id__logs_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/agent/{agent_id}/progress": {
         parameters: {
             query?: never;
@@ -721,7 +741,7 @@ export interface paths {
         };
         /**
          * List Triggers
-         * @description Every trigger of the workspace.
+         * @description Every trigger of the workspace, oldest first (paginated).
          */
         get: operations["list_triggers_api_v1_triggers_get"];
         put?: never;
@@ -978,7 +998,7 @@ export interface paths {
         };
         /**
          * List Workflow Triggers
-         * @description A workflow's triggers.
+         * @description A workflow's triggers, oldest first (paginated).
          */
         get: operations["list_workflow_triggers_api_v1_workflows__ref__triggers_get"];
         put?: never;
@@ -1387,6 +1407,18 @@ export interface components {
             password: string;
         };
         /**
+         * LogsBody
+         * @description ``POST /api/v1/agent/{id}/logs``: lines an attempt the agent holds logged so far.
+         */
+        LogsBody: {
+            /** Attempt */
+            attempt: number;
+            /** Lines */
+            lines: components["schemas"]["LogLineBody"][];
+            /** Step Id */
+            step_id: string;
+        };
+        /**
          * MemberBody
          * @description ``POST /api/v1/workspaces/{id}/members``; a password creates the account if needed.
          */
@@ -1630,6 +1662,12 @@ export interface components {
              */
             states?: ("succeeded" | "failed" | "cancelled")[] | null;
         };
+        /**
+         * TriggerKind
+         * @description What starts the runs of a trigger.
+         * @enum {string}
+         */
+        TriggerKind: "schedule" | "webhook" | "run_completion";
         /** ValidationError */
         ValidationError: {
             /** Context */
@@ -1880,6 +1918,39 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HeartbeatAnswer"];
                 };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    logs_api_v1_agent__agent_id__logs_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                agent_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LogsBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {
@@ -2945,7 +3016,9 @@ export interface operations {
     list_triggers_api_v1_triggers_get: {
         parameters: {
             query?: {
-                kind?: ("schedule" | "webhook" | "run_completion") | null;
+                kind?: components["schemas"]["TriggerKind"] | null;
+                limit?: number;
+                cursor?: string | null;
             };
             header?: never;
             path?: never;
@@ -3479,7 +3552,11 @@ export interface operations {
     };
     list_workflow_triggers_api_v1_workflows__ref__triggers_get: {
         parameters: {
-            query?: never;
+            query?: {
+                kind?: components["schemas"]["TriggerKind"] | null;
+                limit?: number;
+                cursor?: string | null;
+            };
             header?: never;
             path: {
                 ref: string;

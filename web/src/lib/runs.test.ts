@@ -164,6 +164,24 @@ describe("applyRunEvent", () => {
     expect(next.steps.s1).toBe(base.steps.s1);
   });
 
+  it("counts log lines heard without changing the state, even after the step ended", () => {
+    const done = applyRunEvent(base, {
+      type: "step.succeeded",
+      run_id: "r1",
+      step_id: "s1",
+      state: "succeeded",
+      data: { attempt: 1 },
+    });
+    const next = applyRunEvents(done, [
+      { type: "step.logs", run_id: "r1", step_id: "s1", state: "running", data: { lines: 3 } },
+      { type: "step.logs", run_id: "r1", step_id: "s1", state: "succeeded", data: { lines: 2 } },
+    ]);
+    expect(next.logged.s1).toBe(5);
+    expect(next.steps.s1).toBe(done.steps.s1);
+    expect(next.steps.s1?.state).toBe("succeeded");
+    expect(fromRun(run([step("s1", "a")]), next).logged.s1).toBe(5);
+  });
+
   it("does not take the waiting state of a decided approval as a change", () => {
     const waiting = fromRun(
       run([step("s1", "ok", { node_type: "core.approval", state: "waiting" })]),

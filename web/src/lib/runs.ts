@@ -37,6 +37,8 @@ export interface RunLiveState {
   children: Record<string, string[]>;
   /** Text streamed by `step.progress` events (`data.delta`), by step id. */
   streamed: Record<string, string>;
+  /** Log lines stored while watching (`step.logs` events' `data.lines`), by step id. */
+  logged: Record<string, number>;
   /** An event named a step we do not have (a new child): refetch the run. */
   stale: boolean;
   /** Steps that finished since the last fetch: their output is only in the database. */
@@ -90,6 +92,7 @@ export function fromRun(run: Run, previous?: RunLiveState): RunLiveState {
     byNode,
     children,
     streamed: previous?.run.id === run.id ? previous.streamed : {},
+    logged: previous?.run.id === run.id ? previous.logged : {},
     stale: false,
     outputPending: {},
     recentIds: previous?.run.id === run.id ? previous.recentIds : [],
@@ -174,6 +177,11 @@ function applyStep(state: RunLiveState, event: RunEvent, kind: string): RunLiveS
   const ts = event.ts ?? null;
   const attempt = asNumber(data.attempt);
   const error = asError(data.error);
+  if (kind === "logs") {
+    // Lines, not a state change: they may even arrive just after the step finished.
+    const count = (state.logged[stepId] ?? 0) + (asNumber(data.lines) ?? 0);
+    return { ...state, logged: { ...state.logged, [stepId]: count } };
+  }
   if (kind === "progress") {
     const delta = typeof data.delta === "string" ? data.delta : "";
     if (!delta) return state;

@@ -121,9 +121,10 @@ describe("Overview", () => {
     await screen.findByText("Success rate");
     expect(fetchMock).toHaveBeenCalledTimes(1);
     vi.useFakeTimers();
-    // Streamed text and heartbeats change no figure.
+    // Streamed text, log lines and heartbeats change no figure.
     act(() => {
       live.onEvent({ type: "step.progress", run_id: "r" });
+      live.onEvent({ type: "step.logs", run_id: "r" });
       live.onEvent({ type: "agent.heartbeat", agent_id: "a" });
       vi.advanceTimersByTime(1100);
     });

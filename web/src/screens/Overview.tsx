@@ -25,11 +25,18 @@ const REFRESH_MS = 1000;
 const NO_FINISHED = "no finished runs yet";
 
 /**
- * Events that change a figure. Streamed text (`step.progress`) and heartbeats (an agent's load,
- * which the overview does not show; state changes have their own events) change none.
+ * Events that change a figure. Streamed text (`step.progress`), log lines (`step.logs`) and
+ * heartbeats (an agent's load, which the overview does not show; state changes have their own
+ * events) change none.
  */
 function changesFigures(event: LiveEvent): boolean {
-  if (event.type === "step.progress" || event.type === "agent.heartbeat") return false;
+  if (
+    event.type === "step.progress" ||
+    event.type === "step.logs" ||
+    event.type === "agent.heartbeat"
+  ) {
+    return false;
+  }
   return /^(run|step|agent)\./.test(event.type);
 }
 

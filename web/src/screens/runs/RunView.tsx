@@ -212,6 +212,7 @@ export default function RunView() {
             parent={parent}
             children={selectedStep ? childrenOf(state, selectedStep.id) : []}
             streamed={state.streamed}
+            logged={selectedStep ? (state.logged[selectedStep.id] ?? 0) : 0}
             outputPending={pendingOutput}
             canDecide={can("runs:write")}
             onLoadStreamed={loadStreamed}

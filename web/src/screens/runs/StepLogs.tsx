@@ -1,7 +1,8 @@
 /**
  * What a step's handler logged through `ctx.logger` (INFO and above), oldest first, a page at
- * a time. Lines arrive with each attempt's result, so the list is read again whenever the
- * step's state or attempt count changes.
+ * a time. Agents send lines every second while an attempt runs (`step.logs` events) and the
+ * rest with its result, so the list is read again whenever the step's state, attempt count or
+ * count of lines heard changes.
  */
 import { useEffect, useState } from "react";
 
@@ -89,8 +90,8 @@ export function StepLogs({ runId, nodeId, revision }: StepLogsProps) {
       {!loaded && busy ? <p className="muted">Loading the logs…</p> : null}
       {loaded?.lines.length === 0 ? (
         <p className="muted">
-          No log lines. Handlers log through <code>ctx.logger</code> (INFO and above); the lines
-          arrive when the attempt ends.
+          No log lines. Handlers log through <code>ctx.logger</code> (INFO and above); a running
+          attempt&apos;s lines arrive every second.
         </p>
       ) : null}
       {loaded && loaded.lines.length > 0 ? (

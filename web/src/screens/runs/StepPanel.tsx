@@ -23,6 +23,8 @@ export interface StepPanelProps {
   children: Step[];
   /** Streamed text by step id. */
   streamed: Record<string, string>;
+  /** Log lines of this step stored since the page opened (read them again when it grows). */
+  logged: number;
   /** True when the step finished after the last fetch (its output is on its way). */
   outputPending: boolean;
   canDecide: boolean;
@@ -145,7 +147,8 @@ function Approval({ runId, nodeId }: { runId: string; nodeId: string }) {
 
 /** The side panel of the selected step. */
 export function StepPanel(props: StepPanelProps) {
-  const { runId, nodeId, step, parent, children, streamed, outputPending, canDecide } = props;
+  const { runId, nodeId, step, parent, children, streamed, logged, outputPending, canDecide } =
+    props;
   const { onSelect, onClose, onLoadStreamed } = props;
   const headingId = useId();
   const text = step ? streamed[step.id] : undefined;
@@ -238,7 +241,7 @@ export function StepPanel(props: StepPanelProps) {
           <StepLogs
             runId={runId}
             nodeId={step.node_id}
-            revision={`${step.state}:${String(step.attempt_count)}`}
+            revision={`${step.state}:${String(step.attempt_count)}:${String(logged)}`}
           />
           {children.length > 0 ? (
             <>
