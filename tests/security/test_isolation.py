@@ -141,6 +141,11 @@ def _body(method: str, path: str) -> dict[str, Any]:
         f"{API}/agent/{{agent_id}}/claim": {"max": 1, "wait": 0},
         f"{API}/agent/{{agent_id}}/results": {"results": []},
         f"{API}/agent/{{agent_id}}/progress": {"step_id": "0" * 32, "attempt": 1, "data": {}},
+        f"{API}/agent/{{agent_id}}/logs": {
+            "step_id": "0" * 32,
+            "attempt": 1,
+            "lines": [{"at": "2026-12-06T06:00:00+00:00", "level": "info", "message": "x"}],
+        },
         f"{API}/secrets/{{name}}": {"value": "overwritten-by-a"},
     }
     if method in ("GET", "DELETE"):
