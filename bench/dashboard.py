@@ -178,9 +178,13 @@ _WATCH = """
         const at = performance.timeOrigin + performance.now();
         try {
           const data = JSON.parse(message.data);
-          const event = data.event;
-          if (data.type === 'event' && event.type === 'step.succeeded' && event.node_id) {
-            window.__heard['step-' + event.node_id] ??= at;
+          // One event a frame, or several in an `events` frame.
+          const events = data.type === 'events' ? data.events
+            : data.type === 'event' ? [data.event] : [];
+          for (const event of events) {
+            if (event.type === 'step.succeeded' && event.node_id) {
+              window.__heard['step-' + event.node_id] ??= at;
+            }
           }
         } catch (error) { /* not ours to judge */ }
       });
@@ -188,7 +192,12 @@ _WATCH = """
   };
   window.__longTasks = [];
   new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) window.__longTasks.push(entry.duration);
+    for (const entry of list.getEntries()) {
+      // [when it ended (epoch ms), how long it took]: the tasks of loading the page and
+      // drawing the graph are told apart from those of the updates by when they ended.
+      const end = performance.timeOrigin + entry.startTime + entry.duration;
+      window.__longTasks.push([end, entry.duration]);
+    }
   }).observe({ type: 'longtask', buffered: false });
   const mark = (el) => {
     const id = el.dataset && el.dataset.testid;
@@ -263,22 +272,31 @@ def _live_run(page: Page, api: httpx.Client, spec: dict[str, Any]) -> dict[str, 
     seen: dict[str, float] = page.evaluate("window.__seen")
     first: dict[str, str] = page.evaluate("window.__first")
     heard: dict[str, float] = page.evaluate("window.__heard")
-    long_tasks: list[float] = page.evaluate("window.__longTasks")
+    all_long_tasks: list[list[float]] = page.evaluate("window.__longTasks")
     detail = api.get(f"/api/v1/runs/{run_id}").json()
     delays = []
     arrivals = []
+    finishes = []
     for step in detail["steps"]:
         shown = seen.get(f"step-{step['node_id']}")
         drawn_done = first.get(f"step-{step['node_id']}") == "succeeded"
         if shown is None or drawn_done or step["node_id"] == "start" or not step["finished_at"]:
             continue
         finished = datetime.fromisoformat(step["finished_at"]).timestamp() * 1000
+        finishes.append(finished)
         delays.append(shown - finished)
         if f"step-{step['node_id']}" in heard:
             arrivals.append(heard[f"step-{step['node_id']}"] - finished)
+    # The updates start when the first measured step finished in the database: long tasks that
+    # ended before (loading the page, laying out and drawing the graph) are not theirs.
+    updates_from = min(finishes) if finishes else 0.0
+    long_tasks = [duration for end, duration in all_long_tasks if end >= updates_from]
     return {
         "nodes": nodes,
         "graph_rendered_ms": round(rendered_ms),
+        # The steps do not all finish in one transaction: the built-in agents finish them in
+        # batches, so the database side of the "burst" spans this long (first to last).
+        "db_finish_span_ms": round(max(finishes) - min(finishes), 1) if finishes else None,
         "state_to_screen_ms": {
             "count": len(delays),
             "p50": round(statistics.median(delays), 1),
@@ -337,8 +355,9 @@ def render(result: dict[str, Any]) -> str:
             "",
         ),
         (
-            f"{wide['nodes']}-node run, {wide['nodes'] - 1} steps finishing at once: database -> "
-            "page's socket, p50 / p95",
+            f"{wide['nodes']}-node run, {wide['nodes'] - 1} steps finishing at once (in the "
+            f"database within {wide.get('db_finish_span_ms')} ms, the agents' transactions): "
+            "database -> page's socket, p50 / p95",
             f"{wide['state_to_socket_ms']['p50']} / {wide['state_to_socket_ms']['p95']} ms",
             "",
         ),

@@ -53,18 +53,26 @@ async def _message(socket: ClientConnection, timeout: float = 10) -> dict[str, A
     return body
 
 
+def _singles(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """An ``events`` message as the ``event`` messages of its events; others as they are."""
+    if message["type"] == "events":
+        return [{"type": "event", "event": event} for event in message["events"]]
+    return [message]
+
+
 async def _until(
     socket: ClientConnection, wanted: Any, timeout: float = 15
 ) -> list[dict[str, Any]]:
-    """Messages until one for which ``wanted(message)`` is true (included)."""
+    """Messages (a batch's events one by one) until one for which ``wanted(message)`` is true
+    (included)."""
     seen: list[dict[str, Any]] = []
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
-        message = await _message(socket, max(0.1, deadline - loop.time()))
-        seen.append(message)
-        if wanted(message):
-            return seen
+        for message in _singles(await _message(socket, max(0.1, deadline - loop.time()))):
+            seen.append(message)
+            if wanted(message):
+                return seen
 
 
 async def _closed_code(socket: ClientConnection) -> int:
@@ -292,6 +300,28 @@ async def test_a_silent_agent_is_announced_lost(server: LiveApp, http: httpx.Asy
             ),
         )
         assert message["event"]["state"] == "lost"
+
+
+async def test_events_published_together_share_one_frame_in_order(server: LiveApp) -> None:
+    async with _socket(server, headers=server.headers) as socket:
+        assert (await _message(socket))["type"] == "hello"
+        # As a transaction that finished many steps publishes them: one frame, not one each.
+        server.engine.bus.publish(
+            {"workspace_id": DEFAULT_WORKSPACE_ID, "type": "test.burst", "id": n} for n in range(5)
+        )
+        message = await _message(socket)
+        while message["type"] == "event" and message["event"]["type"] != "test.burst":
+            message = await _message(socket)  # an agent's event that came first
+        assert message["type"] == "events"
+        assert [event["id"] for event in message["events"]] == [0, 1, 2, 3, 4]
+        assert message["events"][0]["type"] == "test.burst"
+        assert message["events"][0]["workspace_id"] == DEFAULT_WORKSPACE_ID
+        # A lone event keeps the single form.
+        server.engine.bus.publish([{"workspace_id": DEFAULT_WORKSPACE_ID, "type": "test.one"}])
+        message = await _message(socket)
+        while message["type"] != "event" or message["event"]["type"] != "test.one":
+            assert "test.one" not in json.dumps(message)
+            message = await _message(socket)
 
 
 async def test_a_listener_that_fell_behind_is_told_to_resync(server: LiveApp) -> None:

@@ -6,6 +6,8 @@ Protocol (server → client, JSON text frames; the client sends nothing the serv
 * ``{"type": "event", "event": {id, type, workspace_id, run_id, step_id, node_id, agent_id,
   state, ts, data}}`` for every event of the workspace: runs and steps (``id`` is the event's
   timeline id) and agents (``agent.*``, not persisted, ``id`` null);
+* ``{"type": "events", "events": [event, ...]}`` instead when several events were waiting
+  (a transaction that changed many steps): the same events, in order, in one frame;
 * ``{"type": "resync"}`` when events were dropped because the client fell behind: it must
   refetch what it shows;
 * ``{"type": "ping", "ts"}`` every ``keepalive_seconds``, whatever else was sent.
@@ -50,6 +52,9 @@ router = APIRouter(tags=["events"])
 
 # Seconds between pings, and between checks that the caller may still listen.
 KEEPALIVE_SECONDS = 15.0
+# Most events sent in one ``events`` frame: a burst (hundreds of steps finishing in a few
+# transactions) costs a few frames instead of one send, and one wake-up, per event.
+MAX_BATCH = 500
 POLICY_VIOLATION = 1008
 _CLOSE_CODES: tuple[tuple[type[QOError], int], ...] = (
     (AuthenticationError, 4401),
@@ -88,23 +93,31 @@ def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
+def _event_out(event: Event) -> dict[str, Any]:
+    return {
+        "id": event.get("id"),
+        "type": event["type"],
+        "workspace_id": event.get("workspace_id"),
+        "run_id": event.get("run_id"),
+        "step_id": event.get("step_id"),
+        "node_id": event.get("node_id"),
+        "agent_id": event.get("agent_id"),
+        "state": event.get("state"),
+        "ts": _iso(event.get("ts")),
+        "data": event.get("data"),
+    }
+
+
 def event_message(event: Event) -> dict[str, Any]:
     """The ``event`` message of a bus event (a run timeline row or an agent event)."""
-    return {
-        "type": "event",
-        "event": {
-            "id": event.get("id"),
-            "type": event["type"],
-            "workspace_id": event.get("workspace_id"),
-            "run_id": event.get("run_id"),
-            "step_id": event.get("step_id"),
-            "node_id": event.get("node_id"),
-            "agent_id": event.get("agent_id"),
-            "state": event.get("state"),
-            "ts": _iso(event.get("ts")),
-            "data": event.get("data"),
-        },
-    }
+    return {"type": "event", "event": _event_out(event)}
+
+
+def events_message(events: list[Event]) -> dict[str, Any]:
+    """One message for ``events`` (in order): ``event`` for one, else ``events``."""
+    if len(events) == 1:
+        return event_message(events[0])
+    return {"type": "events", "events": [_event_out(event) for event in events]}
 
 
 async def _authorize(websocket: WebSocket, workspace: str | None) -> Principal:
@@ -189,7 +202,7 @@ async def _serve(
                 if subscription.overflowed:
                     await _resync(websocket, subscription)
                 elif event is not None:
-                    await _send(websocket, event_message(event))
+                    await _send(websocket, events_message(_drain(subscription, event)))
                 if loop.time() >= next_ping:
                     # Whoever opened the socket must still be allowed to listen: a session
                     # that expired, was revoked or lost its membership ends it.
@@ -208,6 +221,15 @@ def _take(getter: asyncio.Future[Event]) -> Event | None:
         return getter.result()
     getter.cancel()
     return None
+
+
+def _drain(subscription: Subscription, first: Event) -> list[Event]:
+    """``first`` and the events already waiting behind it, up to ``MAX_BATCH``."""
+    batch = [first]
+    queue = subscription.queue
+    while len(batch) < MAX_BATCH and not queue.empty():
+        batch.append(queue.get_nowait())
+    return batch
 
 
 async def _resync(websocket: WebSocket, subscription: Subscription) -> None:

@@ -287,6 +287,31 @@ describe("applyRunEvent", () => {
   });
 });
 
+describe("applyRunEvents", () => {
+  it("gives what the events give one by one, and leaves the states it was given alone", () => {
+    const base = fromRun(run([step("s1", "a"), step("s2", "b")]));
+    const before = structuredClone(base);
+    const events = [
+      { type: "step.running", run_id: "r1", id: 1, step_id: "s1", state: "running", ts: T0 },
+      { type: "step.running", run_id: "r1", id: 2, step_id: "s2", state: "running", ts: T0 },
+      { type: "step.logs", run_id: "r1", id: 3, step_id: "s1", data: { lines: 2 } },
+      { type: "step.progress", run_id: "r1", step_id: "s2", data: { delta: "hi" } },
+      { type: "step.succeeded", run_id: "r1", id: 4, step_id: "s1", state: "succeeded", ts: T1 },
+      { type: "step.failed", run_id: "r1", id: 5, step_id: "s2", state: "failed", ts: T1 },
+      { type: "step.failed", run_id: "r1", id: 5, step_id: "s2", state: "failed", ts: T1 },
+    ];
+    const oneByOne = events.reduce(applyRunEvent, base);
+    const middle = applyRunEvents(base, events.slice(0, 3));
+    const middleCopy = structuredClone(middle);
+    const batched = applyRunEvents(middle, events.slice(3));
+    expect(batched).toEqual(oneByOne);
+    expect(batched.recentIds).toEqual([1, 2, 3, 4, 5]);
+    expect(base).toEqual(before);
+    // A later batch copies what an earlier one made instead of changing it.
+    expect(middle).toEqual(middleCopy);
+  });
+});
+
 describe("the timeline's streamed text", () => {
   it("parses SSE frames, skipping comments and keeping a partial frame", () => {
     const text =

@@ -99,6 +99,38 @@ export function fromRun(run: Run, previous?: RunLiveState): RunLiveState {
   };
 }
 
+/**
+ * The records and arrays made while `applyRunEvents` applies one batch: nobody else has seen
+ * them yet, so the batch's later events may change them in place instead of copying them
+ * again (copying the 500 steps of a big run for each of its hundreds of events was most of
+ * the cost of a burst). Null outside a batch: every change then copies.
+ */
+let batchOwned: WeakSet<object> | null = null;
+
+/** `record` with `key` set to `value`: a copy, or `record` itself if the batch made it. */
+function withKey<T>(record: Record<string, T>, key: string, value: T): Record<string, T> {
+  if (batchOwned?.has(record)) {
+    record[key] = value;
+    return record;
+  }
+  const copy = { ...record, [key]: value };
+  batchOwned?.add(copy);
+  return copy;
+}
+
+/** The last `RECENT_IDS` ids after `id` was applied. */
+function withRecentId(ids: readonly number[], id: number): readonly number[] {
+  if (batchOwned?.has(ids)) {
+    const own = ids as number[];
+    own.push(id);
+    if (own.length > RECENT_IDS) own.splice(0, own.length - RECENT_IDS);
+    return own;
+  }
+  const copy = [...ids.slice(-(RECENT_IDS - 1)), id];
+  batchOwned?.add(copy);
+  return copy;
+}
+
 function asError(value: unknown): ErrorInfo | null {
   return value && typeof value === "object" ? (value as ErrorInfo) : null;
 }
@@ -180,13 +212,13 @@ function applyStep(state: RunLiveState, event: RunEvent, kind: string): RunLiveS
   if (kind === "logs") {
     // Lines, not a state change: they may even arrive just after the step finished.
     const count = (state.logged[stepId] ?? 0) + (asNumber(data.lines) ?? 0);
-    return { ...state, logged: { ...state.logged, [stepId]: count } };
+    return { ...state, logged: withKey(state.logged, stepId, count) };
   }
   if (kind === "progress") {
     const delta = typeof data.delta === "string" ? data.delta : "";
     if (!delta) return state;
     const text = (state.streamed[stepId] ?? "") + delta;
-    return { ...state, streamed: { ...state.streamed, [stepId]: text } };
+    return { ...state, streamed: withKey(state.streamed, stepId, text) };
   }
   // `decided` records the approval; the state change follows as its own event.
   const target = kind === "decided" ? step.state : (event.state ?? kind);
@@ -224,9 +256,9 @@ function applyStep(state: RunLiveState, event: RunEvent, kind: string): RunLiveS
   }
   const outputPending =
     isStepTerminal(target) && target !== "skipped"
-      ? { ...state.outputPending, [stepId]: true as const }
+      ? withKey(state.outputPending, stepId, true as const)
       : state.outputPending;
-  return { ...state, steps: { ...state.steps, [stepId]: next }, outputPending };
+  return { ...state, steps: withKey(state.steps, stepId, next), outputPending };
 }
 
 /**
@@ -243,7 +275,7 @@ export function applyRunEvent(state: RunLiveState, event: RunEvent): RunLiveStat
   else if (scope === "step") next = applyStep(state, event, kind);
   if (id !== null) {
     next = next === state ? { ...state } : next;
-    next.recentIds = [...state.recentIds.slice(-(RECENT_IDS - 1)), id];
+    next.recentIds = withRecentId(state.recentIds, id);
   }
   return next;
 }
@@ -251,7 +283,13 @@ export function applyRunEvent(state: RunLiveState, event: RunEvent): RunLiveStat
 /** `applyRunEvent` over a batch (the events of one animation frame). */
 export function applyRunEvents(state: RunLiveState, events: readonly RunEvent[]): RunLiveState {
   let next = state;
-  for (const event of events) next = applyRunEvent(next, event);
+  const outer = batchOwned;
+  batchOwned = outer ?? new WeakSet();
+  try {
+    for (const event of events) next = applyRunEvent(next, event);
+  } finally {
+    batchOwned = outer;
+  }
   return next;
 }
 

@@ -97,6 +97,24 @@ describe("LiveSocket", () => {
     live.close();
   });
 
+  it("delivers the events of a batch message one by one, in order", () => {
+    const live = new LiveSocket({ url: "ws://x" });
+    const events: LiveEvent[] = [];
+    live.subscribe({ event: (event) => events.push(event) });
+    const socket = FakeSocket.instances[0];
+    if (!socket) throw new Error("no socket opened");
+    socket.open();
+    socket.send({
+      type: "events",
+      events: [
+        { type: "step.running", run_id: "r1" },
+        { type: "step.succeeded", run_id: "r1" },
+      ],
+    });
+    expect(events.map((event) => event.type)).toEqual(["step.running", "step.succeeded"]);
+    live.close();
+  });
+
   it("ignores malformed messages and stops for good when closed", () => {
     const live = new LiveSocket({ url: "ws://x" });
     const events: LiveEvent[] = [];

@@ -1,8 +1,9 @@
 /**
  * The live connection: one WebSocket to `/api/v1/ws` per workspace, shared by every screen.
  *
- * The server sends `hello`, then `event` messages from the event bus, a `resync` when it had to
- * drop events for us, and pings. When the socket drops we reconnect with capped exponential
+ * The server sends `hello`, then `event` messages from the event bus (or one `events` message
+ * for several that were waiting: a burst costs one frame, not hundreds), a `resync` when it had
+ * to drop events for us, and pings. When the socket drops we reconnect with capped exponential
  * backoff and jitter, and tell listeners to resync: events sent while we were away are lost to
  * the socket, but the database has them, so screens refetch.
  */
@@ -39,6 +40,7 @@ export function backoffDelay(attempt: number, random: () => number = Math.random
 interface ServerMessage {
   type: string;
   event?: LiveEvent;
+  events?: LiveEvent[];
 }
 
 /** The WebSocket address for a workspace on this page's origin. */
@@ -122,6 +124,10 @@ export class LiveSocket {
     }
     if (message.type === "event" && message.event) {
       for (const listener of this.listeners) listener.event?.(message.event);
+    } else if (message.type === "events" && Array.isArray(message.events)) {
+      for (const event of message.events) {
+        for (const listener of this.listeners) listener.event?.(event);
+      }
     } else if (message.type === "resync") {
       this.emitResync();
     }

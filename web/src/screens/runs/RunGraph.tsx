@@ -38,14 +38,23 @@ interface StepNodeData extends Record<string, unknown> {
   nodeType: string;
   state: string;
   children: number;
+  /** A big graph: the running icon does not pulse (see `STILL_NODES`). */
+  still: boolean;
 }
+
+/**
+ * Graphs with more nodes than this do not animate their running icons: every pulsing icon is
+ * a layer the compositor must place on each frame, which made the frames of a burst of a few
+ * hundred running steps slow; such a graph is drawn so small that the pulse is invisible.
+ */
+const STILL_NODES = 200;
 
 type StepNode = Node<StepNodeData, "step">;
 
 const StepNodeView = memo(function StepNodeView({ id, data, selected }: NodeProps<StepNode>) {
   return (
     <div
-      className={`rg-node rg-${data.state}${selected ? " rg-selected" : ""}`}
+      className={`rg-node rg-${data.state}${data.still ? " rg-still" : ""}${selected ? " rg-selected" : ""}`}
       data-testid={`step-${id}`}
       data-state={data.state}
     >
@@ -100,6 +109,7 @@ export function RunGraph({ spec, stateOf, childCountOf, selected, onSelect }: Ru
   const cache = useRef(new Map<string, StepNode>());
   const nodes = useMemo(() => {
     const next = new Map<string, StepNode>();
+    const still = layout.nodes.length > STILL_NODES;
     const list = layout.nodes.map((placed) => {
       const state = stateOf(placed.id);
       const children = childCountOf(placed.id);
@@ -117,9 +127,13 @@ export function RunGraph({ spec, stateOf, childCountOf, selected, onSelect }: Ru
               position: { x: placed.x, y: placed.y },
               width: NODE_WIDTH,
               height: NODE_HEIGHT,
+              // Known, so React Flow keeps the handles it measured when a node object is
+              // replaced: without it each changed node is hidden, measured again (a forced
+              // layout) and its edges redrawn, which made a burst of changes slow.
+              measured: { width: NODE_WIDTH, height: NODE_HEIGHT },
               selected: isSelected,
               ariaLabel: `${placed.label} (${placed.type}): ${state}. Press Enter for details.`,
-              data: { label: placed.label, nodeType: placed.type, state, children },
+              data: { label: placed.label, nodeType: placed.type, state, children, still },
             };
       next.set(placed.id, node);
       return node;
