@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from typing_extensions import TypedDict
 
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 
-# Levels a step log keeps: DEBUG stays in the agent's own log, as in Prefect's default.
-RECORDED_LEVELS: tuple[LogLevel, ...] = ("info", "warning", "error", "critical")
 # Per attempt: a handler that logs in a loop must not fill the database.
 MAX_LINES_PER_ATTEMPT = 1000
 MAX_MESSAGE_CHARS = 4000
@@ -68,7 +66,7 @@ def log_rows(
     return rows
 
 
-_LEVELS = frozenset(("debug", "info", "warning", "error", "critical"))
+_LEVELS = frozenset(get_args(LogLevel))
 
 
 def _moment(value: object, now: datetime) -> datetime:
@@ -84,7 +82,6 @@ def _moment(value: object, now: datetime) -> datetime:
 __all__ = [
     "MAX_LINES_PER_ATTEMPT",
     "MAX_MESSAGE_CHARS",
-    "RECORDED_LEVELS",
     "LogLevel",
     "LogLine",
     "clean_message",

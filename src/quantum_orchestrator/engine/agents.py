@@ -24,7 +24,6 @@ from quantum_orchestrator.domain.errors import (
 )
 from quantum_orchestrator.domain.overview import agent_category
 from quantum_orchestrator.domain.plan import retry_delay
-from quantum_orchestrator.domain.secrets import marked_names
 from quantum_orchestrator.domain.states import AgentState, AttemptState, StepState, step_transition
 from quantum_orchestrator.domain.step_logs import LogLine
 from quantum_orchestrator.domain.usage import BudgetExceededError
@@ -33,7 +32,7 @@ from quantum_orchestrator.engine.catalog import Catalog
 from quantum_orchestrator.engine.scheduler import Scheduler, error_info, json_size
 from quantum_orchestrator.engine.secrets import SecretService
 from quantum_orchestrator.engine.step_logs import StepLogService
-from quantum_orchestrator.engine.step_secrets import StepSecrets
+from quantum_orchestrator.engine.step_secrets import StepSecrets, redact_result
 from quantum_orchestrator.engine.unit import Tx, UnitOfWork
 from quantum_orchestrator.engine.usage import UsageService
 from quantum_orchestrator.settings import EngineSettings
@@ -74,7 +73,7 @@ class AgentService:
         self._stopping = False
         self._events = AgentEvents(uow=uow)
         self.secrets = StepSecrets(uow=uow, secrets=secrets)
-        self.logs = StepLogService(uow=uow, secrets=self.secrets)
+        self.logs = StepLogService(uow=uow)
 
     async def register(
         self, *, workspace_id: str, registration: Registration, builtin: bool = False
@@ -340,10 +339,6 @@ class AgentService:
             # order deadlocks with a heartbeat or a lost-agent sweep running at the same time.
             await repos.agents.touch(tx.conn, agent_id=agent_id, now=tx.now)
             steps = await repos.steps.heads(tx.conn, [r["step_id"] for r in results])
-            # Which secrets each step was given, to keep their values out of what it reports.
-            given = {
-                sid: names for sid, step in steps.items() if (names := marked_names(step["params"]))
-            }
             finished: list[Row] = []
             succeeded: list[tuple[str, int, Any]] = []
             for result in results:
@@ -362,10 +357,11 @@ class AgentService:
                     continue
                 accepted.append(step["id"])
                 step_transition(step["state"], StepState.SUCCEEDED)
-                if step["id"] in given:
-                    result = await self.secrets.redact_result(tx, step, result)
+                # The step's secrets stay out of what it reports: output, error and log lines.
+                values = await self.secrets.values_of(tx, step)
+                result = redact_result(result, values)
                 if result.get("logs"):
-                    await self.logs.store(tx, step, step["attempts"], result["logs"])
+                    await self.logs.store(tx, step, step["attempts"], result["logs"], values)
                 error = self._result_error(result)
                 if error is None:
                     output = result.get("output")
@@ -436,7 +432,8 @@ class AgentService:
             )
             if ran_by != agent_id:
                 raise ConflictError(f"the agent did not run attempt {attempt} of step {step_id!r}")
-            kept = await self.logs.store(tx, step, attempt, lines)
+            values = await self.secrets.values_of(tx, step)
+            kept = await self.logs.store(tx, step, attempt, lines, values)
             if kept:
                 tx.step_event(
                     step, "logs", state=step["state"], data={"attempt": attempt, "lines": kept}

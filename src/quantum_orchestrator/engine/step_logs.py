@@ -8,7 +8,6 @@ from typing import Any
 
 from quantum_orchestrator.domain.secrets import redact_text
 from quantum_orchestrator.domain.step_logs import MAX_LINES_PER_ATTEMPT, LogLine, log_rows
-from quantum_orchestrator.engine.step_secrets import StepSecrets
 from quantum_orchestrator.engine.unit import Tx, UnitOfWork
 
 Row = dict[str, Any]
@@ -17,12 +16,19 @@ Row = dict[str, Any]
 class StepLogService:
     """Writes step log lines inside the caller's transaction."""
 
-    def __init__(self, *, uow: UnitOfWork, secrets: StepSecrets) -> None:
+    def __init__(self, *, uow: UnitOfWork) -> None:
         self._uow = uow
-        self._secrets = secrets
 
-    async def store(self, tx: Tx, step: Row, attempt: int, lines: Sequence[LogLine]) -> int:
-        """Store an attempt's lines; answers how many were kept.
+    async def store(
+        self,
+        tx: Tx,
+        step: Row,
+        attempt: int,
+        lines: Sequence[LogLine],
+        secret_values: Sequence[str],
+    ) -> int:
+        """Store an attempt's lines, with ``secret_values`` (the step's) redacted; answers how
+        many were kept.
 
         The agent redacts and bounds them already; the server does both again, since it cannot
         trust every agent: a step's secret values become ``***``, and an attempt keeps at most
@@ -45,9 +51,8 @@ class StepLogService:
         )
         if not rows:
             return 0
-        values = await self._secrets.values_of(tx, step)
-        if values:
+        if secret_values:
             for row in rows:
-                row["message"] = redact_text(row["message"], values)
+                row["message"] = redact_text(row["message"], list(secret_values))
         await repos.step_logs.append(tx.conn, rows)
         return len(rows)

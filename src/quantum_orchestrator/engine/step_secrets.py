@@ -88,19 +88,19 @@ class StepSecrets:
             )
         return bound, failed
 
-    async def redact_result(self, tx: Tx, step: Row, result: Result) -> Result:
-        """The result with the values of the step's secrets replaced by ``***`` in its output
-        and error message, so they are never stored, answered or sent in events."""
-        values = await self.values_of(tx, step)
-        if not values:
-            return result
-        redacted: Result = {**result}
-        if "output" in result:
-            redacted["output"] = redact(result.get("output"), values)
-        raw = result.get("error")
-        if raw:
-            error = dict(raw)
-            if error.get("message") is not None:
-                error["message"] = redact_text(str(error["message"]), values)
-            redacted["error"] = error  # type: ignore[typeddict-item]
-        return redacted
+
+def redact_result(result: Result, values: list[str]) -> Result:
+    """The result with ``values`` (the step's secrets) replaced by ``***`` in its output and
+    error message, so they are never stored, answered or sent in events."""
+    if not values:
+        return result
+    redacted: Result = {**result}
+    if "output" in result:
+        redacted["output"] = redact(result.get("output"), values)
+    raw = result.get("error")
+    if raw:
+        error = dict(raw)
+        if error.get("message") is not None:
+            error["message"] = redact_text(str(error["message"]), values)
+        redacted["error"] = error  # type: ignore[typeddict-item]
+    return redacted

@@ -4,10 +4,12 @@
  * rest with its result, so the list is read again whenever the step's state, attempt count or
  * count of lines heard changes.
  */
-import { useEffect, useState } from "react";
+import { useState } from "react";
 
+import type { Page } from "../../api/client";
 import { getStepLogs } from "../../api/runs";
 import type { StepLogLine } from "../../api/runs";
+import { useAsync } from "../../lib/useAsync";
 import { formatTime } from "../../lib/runsFormat";
 
 /** Props of `StepLogs`. */
@@ -18,7 +20,9 @@ export interface StepLogsProps {
   revision: string;
 }
 
-interface Loaded {
+/** Pages read on demand, after the first page they followed. */
+interface More {
+  after: Page<StepLogLine>;
   lines: StepLogLine[];
   cursor: string | null;
 }
@@ -31,49 +35,36 @@ const LEVEL_MARK: Record<StepLogLine["level"], string> = {
   critical: "✖",
 };
 
-function asError(reason: unknown): Error {
-  return reason instanceof Error ? reason : new Error(String(reason));
-}
-
 /** The step's log lines, with a button for the next page when there are more. */
 export function StepLogs({ runId, nodeId, revision }: StepLogsProps) {
-  const [loaded, setLoaded] = useState<Loaded | undefined>(undefined);
-  const [error, setError] = useState<Error | undefined>(undefined);
-  const [busy, setBusy] = useState(true);
+  const first = useAsync(() => getStepLogs(runId, nodeId, null), [runId, nodeId, revision]);
+  const [more, setMore] = useState<More | null>(null);
+  const [moreError, setMoreError] = useState<Error | undefined>(undefined);
+  const [busy, setBusy] = useState(false);
+  // A new first page (the step logged more) drops the pages read after the previous one.
+  const extra = more && more.after === first.data ? more : null;
+  const loaded = first.data
+    ? {
+        lines: [...first.data.items, ...(extra?.lines ?? [])],
+        cursor: extra ? extra.cursor : first.data.next_cursor,
+      }
+    : undefined;
+  const error = first.error ?? moreError;
 
-  useEffect(() => {
-    let current = true;
-    setBusy(true);
-    getStepLogs(runId, nodeId, null).then(
-      (page) => {
-        if (!current) return;
-        setLoaded({ lines: page.items, cursor: page.next_cursor });
-        setError(undefined);
-        setBusy(false);
-      },
-      (reason: unknown) => {
-        if (!current) return;
-        setError(asError(reason));
-        setBusy(false);
-      },
-    );
-    return () => {
-      current = false;
-    };
-  }, [runId, nodeId, revision]);
-
-  const more = (cursor: string) => {
+  const readMore = (after: Page<StepLogLine>, cursor: string) => {
     setBusy(true);
     getStepLogs(runId, nodeId, cursor).then(
       (page) => {
-        setLoaded((before) => ({
-          lines: [...(before?.lines ?? []), ...page.items],
+        setMore({
+          after,
+          lines: [...(extra?.lines ?? []), ...page.items],
           cursor: page.next_cursor,
-        }));
+        });
+        setMoreError(undefined);
         setBusy(false);
       },
       (reason: unknown) => {
-        setError(asError(reason));
+        setMoreError(reason instanceof Error ? reason : new Error(String(reason)));
         setBusy(false);
       },
     );
@@ -87,7 +78,7 @@ export function StepLogs({ runId, nodeId, revision }: StepLogsProps) {
           The logs could not be read: {error.message}
         </p>
       ) : null}
-      {!loaded && busy ? <p className="muted">Loading the logs…</p> : null}
+      {!loaded && first.loading ? <p className="muted">Loading the logs…</p> : null}
       {loaded?.lines.length === 0 ? (
         <p className="muted">
           No log lines. Handlers log through <code>ctx.logger</code> (INFO and above); a running
@@ -114,7 +105,7 @@ export function StepLogs({ runId, nodeId, revision }: StepLogsProps) {
           type="button"
           disabled={busy}
           onClick={() => {
-            if (loaded.cursor) more(loaded.cursor);
+            if (first.data && loaded.cursor) readMore(first.data, loaded.cursor);
           }}
         >
           {busy ? "Loading…" : "Show more lines"}
